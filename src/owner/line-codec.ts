@@ -1,0 +1,38 @@
+import { EmbecodeError } from '../errors.js';
+import type { OwnerRequest } from './protocol.js';
+
+const OPS = new Set(['open', 'write', 'delete', 'checkpoint', 'release', 'acquire', 'status', 'shutdown']);
+
+/** Parses one request line; a bad line is an EmbecodeError('protocol') that names what is wrong. */
+export function decodeRequest(line: string): OwnerRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new EmbecodeError('protocol', `request is not JSON: ${line.slice(0, 80)}`);
+  }
+  if (typeof value !== 'object' || value === null)
+    throw new EmbecodeError('protocol', 'request must be an object');
+  const record = value as Record<string, unknown>;
+  if (typeof record.id !== 'number' || !Number.isInteger(record.id)) {
+    throw new EmbecodeError('protocol', 'request needs an integer id');
+  }
+  if (typeof record.op !== 'string' || !OPS.has(record.op)) {
+    throw new EmbecodeError('protocol', `unknown op '${String(record.op)}'`);
+  }
+  const args = record.args;
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+    throw new EmbecodeError('protocol', 'args must be an object');
+  }
+  return {
+    id: record.id,
+    op: record.op as OwnerRequest['op'],
+    ...(args === undefined ? {} : { args: args as Record<string, unknown> }),
+  };
+}
+
+/** The id of a line that failed to decode, when it has one, so the reply still reaches its caller. */
+export function salvageId(line: string): number {
+  const match = /"id"\s*:\s*(-?\d+)/.exec(line);
+  return match?.[1] === undefined ? -1 : Number(match[1]);
+}

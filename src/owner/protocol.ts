@@ -1,0 +1,58 @@
+/**
+ * The owner child's command protocol: one JSON object per line on stdin (requests) and stdout
+ * (replies). stdout carries nothing else; the child's diagnostics go to stderr, which the parent
+ * keeps for the trace.
+ */
+
+export const OWNER_PROTOCOL_VERSION = 1;
+
+export type OwnerOp =
+  /** Open (or re-open) the index at `args.db` as owner; closes any index open before. */
+  | 'open'
+  | 'write'
+  | 'delete'
+  | 'checkpoint'
+  /** Close every connection and the instance: the OS lock is free when the reply arrives. */
+  | 'release'
+  /** Re-open the last index after a release. */
+  | 'acquire'
+  | 'status'
+  | 'shutdown';
+
+export interface OwnerRequest {
+  readonly id: number;
+  readonly op: OwnerOp;
+  readonly args?: Record<string, unknown>;
+}
+
+export type OwnerReply =
+  | { readonly id: number; readonly ok: true; readonly result?: unknown; readonly ms: number }
+  | {
+      readonly id: number;
+      readonly ok: false;
+      readonly error: string;
+      /** DuckDB error kind (see duckdb-errors.ts) or `protocol` for a bad request. */
+      readonly kind: string;
+      readonly ms: number;
+    };
+
+/** First line the child prints once it can take requests. */
+export interface OwnerHello {
+  readonly hello: 'embecode-owner';
+  readonly protocol: number;
+  readonly pid: number;
+  readonly strategy: string;
+}
+
+export interface WriteArgs {
+  readonly path: string;
+  readonly content: string;
+}
+
+export interface OwnerStatus {
+  readonly pid: number;
+  readonly holding: boolean;
+  readonly db: string | null;
+  readonly files: number;
+  readonly chunks: number;
+}

@@ -1,0 +1,59 @@
+import type { Embedder } from '../index/embedder.js';
+import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
+
+/**
+ * What a search is promised to see. The tester's checker holds one rule per name.
+ * - `acknowledged-before-start`: every write acknowledged before the search started is visible,
+ *   nothing deleted or replaced before it started is, nothing invoked after it ended is.
+ * - `published-prefix`: the search sees exactly a prefix of the acknowledged writes, never an
+ *   older prefix than an earlier search saw, and at least everything published before it started.
+ */
+export type ContractName = 'acknowledged-before-start' | 'published-prefix';
+
+/** How often, and how patiently, a lock conflict may be retried before it counts as a failure. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly backoffMs: number;
+}
+
+export interface StrategyContext {
+  /** The index file every actor of one run shares. */
+  readonly dbPath: string;
+  /** A private directory of the run, for sockets, snapshots and lock files. */
+  readonly workDir: string;
+  readonly embedder: Embedder;
+}
+
+/** The owner's half of a strategy. It alone decides when the DuckDB file is open read-write. */
+export interface OwnerSide {
+  /** Takes ownership of the index (creating it if needed). */
+  acquire(): Promise<void>;
+  /** Gives up the OS lock: every connection and the instance are closed when this resolves. */
+  release(): Promise<void>;
+  readonly holding: boolean;
+  write(files: readonly PreparedFile[]): Promise<void>;
+  delete(paths: readonly string[]): Promise<void>;
+  checkpoint(): Promise<void>;
+  stats(): Promise<IndexStats>;
+  /** Releases everything, including sockets and published files. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** A reader's half of a strategy: how a process that is not the owner searches. */
+export interface ReaderSide {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  readonly isOpen: boolean;
+  search(query: string, options: SearchOptions): Promise<SearchResult[]>;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /** One sentence a user can rely on. */
+  readonly description: string;
+  readonly contract: ContractName;
+  /** Absent: a lock conflict is a failure at once. */
+  readonly retry?: RetryPolicy;
+  createOwner(context: StrategyContext): OwnerSide;
+  createReader(context: StrategyContext): ReaderSide;
+}

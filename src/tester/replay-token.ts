@@ -1,0 +1,67 @@
+import { usageError } from '../errors.js';
+import type { StressSettings } from './settings.js';
+
+/**
+ * A replay token is everything needed to re-run one counterexample, in one copy-pasteable word:
+ * `es1.` + base64url(JSON). The version prefix lets a later tester refuse a token it cannot
+ * honour instead of replaying something else.
+ */
+export const TOKEN_PREFIX = 'es1.';
+
+interface TokenBody {
+  readonly v: 1;
+  readonly strategy: string;
+  readonly seed: number;
+  readonly path: string;
+  readonly replayPath: string;
+  readonly maxCommands: number;
+}
+
+export function encodeReplayToken(settings: StressSettings & { path: string; replayPath: string }): string {
+  const body: TokenBody = {
+    v: 1,
+    strategy: settings.strategy,
+    seed: settings.seed,
+    path: settings.path,
+    replayPath: settings.replayPath,
+    maxCommands: settings.maxCommands,
+  };
+  return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
+}
+
+export function decodeReplayToken(token: string): StressSettings & { path: string; replayPath: string } {
+  const trimmed = token.trim();
+  if (!trimmed.startsWith('es'))
+    throw usageError(`'${trimmed.slice(0, 20)}' is not a replay token (they start with ${TOKEN_PREFIX})`);
+  if (!trimmed.startsWith(TOKEN_PREFIX)) {
+    throw usageError(
+      `replay token version '${trimmed.split('.')[0]}' is not supported by this embecode-stress (${TOKEN_PREFIX})`,
+    );
+  }
+  let body: Partial<TokenBody>;
+  try {
+    body = JSON.parse(
+      Buffer.from(trimmed.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'),
+    ) as Partial<TokenBody>;
+  } catch {
+    throw usageError('replay token is damaged (truncated or edited?); copy the whole token from the report');
+  }
+  if (
+    body.v !== 1 ||
+    typeof body.strategy !== 'string' ||
+    typeof body.seed !== 'number' ||
+    typeof body.path !== 'string' ||
+    typeof body.replayPath !== 'string' ||
+    typeof body.maxCommands !== 'number'
+  ) {
+    throw usageError('replay token is damaged (fields missing); copy the whole token from the report');
+  }
+  return {
+    strategy: body.strategy,
+    seed: body.seed,
+    path: body.path,
+    replayPath: body.replayPath,
+    maxCommands: body.maxCommands,
+    runs: 1,
+  };
+}

@@ -1,0 +1,61 @@
+import { usageError } from '../errors.js';
+
+/** Everything that decides what one stress run does; a replay token carries a copy. */
+export interface StressSettings {
+  readonly strategy: string;
+  readonly runs: number;
+  readonly seed: number;
+  readonly maxCommands: number;
+  /** Stop starting new runs after this many seconds, and report what was done. */
+  readonly timeLimitS?: number;
+  /** Replay only: fast-check's path to the counterexample. */
+  readonly path?: string;
+  /** Replay only: which generated commands ran (fast-check's commands replayPath). */
+  readonly replayPath?: string;
+}
+
+/** Suits a developer machine: all strategies together stay well under two minutes. */
+export const DEFAULTS = { runs: 30, maxCommands: 12 } as const;
+
+/** Parses a positive (or non-negative) integer from a flag or env var, or fails with a one-line usage error. */
+export function parseCount(raw: string, name: string, { allowZero = false } = {}): number {
+  const value = Number(raw.trim());
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || (!allowZero && value === 0)) {
+    throw usageError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${raw}'`);
+  }
+  return value;
+}
+
+export function parseSeed(raw: string, name: string): number {
+  const value = Number(raw.trim());
+  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || Math.abs(value) > 0x7fffffff) {
+    throw usageError(`${name} must be an integer between -2147483647 and 2147483647, got '${raw}'`);
+  }
+  return value;
+}
+
+export function parseSeconds(raw: string, name: string): number {
+  const value = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw usageError(`${name} must be a positive number of seconds, got '${raw}'`);
+  }
+  return value;
+}
+
+export function randomSeed(): number {
+  return (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+}
+
+/** Settings from the environment knobs (STRESS_RUNS, STRESS_SEED, ...), each overriding a default. */
+export function settingsFromEnv(strategy: string, env: NodeJS.ProcessEnv = process.env): StressSettings {
+  const timeLimit = env.STRESS_TIME_LIMIT_S;
+  return {
+    strategy,
+    runs: env.STRESS_RUNS ? parseCount(env.STRESS_RUNS, 'STRESS_RUNS') : DEFAULTS.runs,
+    seed: env.STRESS_SEED ? parseSeed(env.STRESS_SEED, 'STRESS_SEED') : randomSeed(),
+    maxCommands: env.STRESS_MAX_COMMANDS
+      ? parseCount(env.STRESS_MAX_COMMANDS, 'STRESS_MAX_COMMANDS')
+      : DEFAULTS.maxCommands,
+    ...(timeLimit ? { timeLimitS: parseSeconds(timeLimit, 'STRESS_TIME_LIMIT_S') } : {}),
+  };
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { liveChildCount, packageRoot } from '../../src/process/children.js';
+import { runStress } from '../../src/tester/harness.js';
+import { decodeReplayToken } from '../../src/tester/replay-token.js';
+import type { StressSummary } from '../../src/tester/report.js';
+import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-expectations.js';
+
+/**
+ * A few runs of the property suite, for `npm test`: the tester still finds and shrinks the lock
+ * conflict, its replay reproduces it, the CLI keeps its contract, and nothing is left behind.
+ */
+
+const cli = join(packageRoot(), 'dist', 'src', 'cli', 'embecode-stress.js');
+const scratch = mkdtempSync(join(tmpdir(), 'embecode-smoke-'));
+
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  expect(liveChildCount()).toBe(0);
+});
+
+/** Runs the CLI with its temp files under a private TMPDIR, so leaks are visible. */
+function stressCli(args: string[], tmp: string) {
+  return execa(process.execPath, [cli, ...args], { reject: false, env: { TMPDIR: tmp, CI: 'true' } });
+}
+
+describe('readonly-direct smoke', () => {
+  it.each([1, 2])('finds the lock conflict and shrinks it to at most 2 steps (seed %i)', async (seed) => {
+    const summary = await runStress({ strategy: 'readonly-direct', runs: 30, seed, maxCommands: 10 });
+    expectShrunkLockConflict(summary);
+    expect(liveChildCount()).toBe(0);
+  });
+
+  it('replays a token to the same trace', async () => {
+    const first = await runStress({ strategy: 'readonly-direct', runs: 30, seed: 7, maxCommands: 10 });
+    let replayed: StressSummary | undefined;
+    try {
+      const token = first.counterexample?.replay ?? '';
+      replayed = await runStress(decodeReplayToken(token));
+      expect(replayed.status).toBe('failed');
+      expect(traceShape(replayed)).toEqual(traceShape(first));
+    } finally {
+      removeArtifact(first);
+      if (replayed) removeArtifact(replayed);
+    }
+  });
+});
+
+describe('embecode-stress CLI', () => {
+  it('exits 1 with a JSON counterexample whose replay command prints the same steps', async () => {
+    const tmp = mkdtempSync(join(scratch, 'cli-'));
+    const run = await stressCli(
+      ['run', '--strategy', 'readonly-direct', '--runs', '100', '--seed', '42', '--json'],
+      tmp,
+    );
+    expect(run.exitCode, run.stderr).toBe(1);
+    const summary = JSON.parse(run.stdout) as StressSummary;
+    expect(Object.keys(summary).sort()).toEqual([
+      'counterexample',
+      'elapsedMs',
+      'runs',
+      'seed',
+      'status',
+      'strategy',
+    ]);
+    expect(summary).toMatchObject({ strategy: 'readonly-direct', status: 'failed', seed: 42 });
+    const cx = summary.counterexample;
+    expect(cx?.steps.length).toBeLessThanOrEqual(2);
+    expect(cx?.error).toMatch(/Conflicting lock is held/);
+    const [, , , token] = (cx?.replayCommand ?? '').split(' ');
+    const replay = await stressCli(['replay', token as string, '--json'], tmp);
+    expect(replay.exitCode, replay.stderr).toBe(1);
+    const replayed = JSON.parse(replay.stdout) as StressSummary;
+    expect(replayed.reproduced).toBe(true);
+    expect(traceShape(replayed)).toEqual(traceShape(summary));
+    const byDir = await stressCli(['replay', cx?.artifact as string], tmp);
+    expect(byDir.exitCode).toBe(1);
+    expect(byDir.stderr).toContain('replay: reproduced');
+    expect(byDir.stderr).toMatch(/1\. reader\.open\(\)/);
+  });
+
+  it.each([
+    [['run', '--strategy', 'nope'], /strategy/],
+    [['run', '--strategy', 'readonly-direct', '--runs', '-3'], /--runs must be a positive integer/],
+    [['run', '--strategy', 'readonly-direct', '--seed', 'x'], /--seed must be an integer/],
+    [['replay', 'es1.AAAA'], /replay token is damaged/],
+    [['replay', 'es9.AAAA'], /version 'es9' is not supported/],
+    [['replay', 'hello'], /is not a replay token/],
+    [[], /missing command/],
+  ])('exits 2 with one line for bad input %j', async (args, message) => {
+    const tmp = mkdtempSync(join(scratch, 'bad-'));
+    const result = await stressCli(args, tmp);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('leaves no owner process and no temp dir after Ctrl-C', async () => {
+    const tmp = mkdtempSync(join(scratch, 'sigint-'));
+    const child = execa(
+      process.execPath,
+      [cli, 'run', '--strategy', 'readonly-direct', '--runs', '1000', '--seed', '3'],
+      {
+        reject: false,
+        env: { TMPDIR: tmp },
+      },
+    );
+    // Interrupt as soon as the owner child exists: the run is then in full swing.
+    const deadline = Date.now() + 10_000;
+    let owners: string[] = [];
+    while (Date.now() < deadline && owners.length === 0) {
+      owners = await childPids(child.pid as number);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(owners.length).toBeGreaterThan(0);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
+    for (const pid of owners) expect(isAlive(Number(pid))).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
+async function childPids(parent: number): Promise<string[]> {
+  const result = await execa('pgrep', ['-P', String(parent)], { reject: false });
+  return result.stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Running, not a zombie: a killed child whose parent died waits for init to reap it. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
