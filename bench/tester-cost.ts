@@ -1,12 +1,17 @@
-import type fc from 'fast-check';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type fc from 'fast-check';
 import { createDefaultEmbedder } from '../src/index/embedder.js';
 import { OwnerClient } from '../src/owner/owner-client.js';
 import { OwnerService } from '../src/owner/owner-service.js';
 import { getStrategy } from '../src/strategies/registry.js';
-import { OwnerCheckpoint, OwnerDelete, OwnerRelease, OwnerWrite } from '../src/tester/commands/owner-commands.js';
+import {
+  OwnerCheckpoint,
+  OwnerDelete,
+  OwnerRelease,
+  OwnerWrite,
+} from '../src/tester/commands/owner-commands.js';
 import { ReaderClose, ReaderOpen, ReaderSearch } from '../src/tester/commands/reader-commands.js';
 import { executeRun } from '../src/tester/harness.js';
 import type { StressModel } from '../src/tester/model.js';
@@ -39,7 +44,10 @@ function fixedSequence(): Command[] {
 
 function inProcessOwner(service: OwnerService): OwnerHandle {
   let id = 0;
-  return { pid: process.pid, request: (op, args) => service.handle({ id: id++, op, ...(args ? { args } : {}) }) };
+  return {
+    pid: process.pid,
+    request: (op, args) => service.handle({ id: id++, op, ...(args ? { args } : {}) }),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -60,7 +68,10 @@ export async function testerCost(runs = Number(process.env.BENCH_TESTER_RUNS ?? 
       const dir = join(base, `run-${n++}`);
       mkdirSync(dir);
       const started = performance.now();
-      await executeRun({ strategy, embedder, owner: kind === 'tester' ? child : floorOwner, dir }, fixedSequence());
+      await executeRun(
+        { strategy, embedder, owner: kind === 'tester' ? child : floorOwner, dir },
+        fixedSequence(),
+      );
       times[kind].push(performance.now() - started);
       rmSync(dir, { recursive: true, force: true });
     };
@@ -122,6 +133,8 @@ export async function timeToMinimalTrace(samples = 5): Promise<void> {
   }
   const sorted = results.map((r) => r.ms).sort((a, b) => a - b);
   console.log(`\n## readonly-direct: start to printed minimal trace (whole CLI process, ${samples} seeds)`);
-  console.log(`p50 ${percentile(sorted, 0.5).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (target < 3000 ms)`);
+  console.log(
+    `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (target < 3000 ms)`,
+  );
   console.log(`minimal trace lengths: ${results.map((r) => r.steps).join(', ')} (target <= 2)`);
 }

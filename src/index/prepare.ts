@@ -28,7 +28,9 @@ export async function prepareFile(
   // Tokenizing is the costliest step: an embedder that can reuse the counts is not made to redo it.
   const fromCounts = embedder.embedTermFrequencies?.bind(embedder);
   const embeddings =
-    fromCounts === undefined ? await embedder.embed(chunks.map((c) => c.content)) : counted.map((c) => fromCounts(c.terms));
+    fromCounts === undefined
+      ? await embedder.embed(chunks.map((c) => c.content))
+      : counted.map((c) => fromCounts(c.terms));
   const prepared: PreparedChunk[] = chunks.map((chunk, i) => ({
     ...chunk,
     embedding: embeddings[i] as Float32Array,
