@@ -54,6 +54,11 @@ export interface Strategy {
   readonly contract: ContractName;
   /** Absent: a lock conflict is a failure at once. */
   readonly retry?: RetryPolicy;
+  /**
+   * Readers search through the owner (ipc): while the owner has released the index there is
+   * nobody to answer, so the tester only opens and searches while the owner holds it.
+   */
+  readonly readerNeedsOwner?: boolean;
   createOwner(context: StrategyContext): OwnerSide;
   createReader(context: StrategyContext): ReaderSide;
 }

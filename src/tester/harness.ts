@@ -170,7 +170,10 @@ export async function executeRun(
   const reader = strategy.createReader({ dbPath, workDir: dir, embedder });
   const world = new StressWorld(strategy, owner, reader, embedder);
   try {
-    await fc.asyncModelRun(() => ({ model: initialModel(), real: world }), commands);
+    await fc.asyncModelRun(
+      () => ({ model: initialModel(strategy.readerNeedsOwner === true), real: world }),
+      commands,
+    );
     return world;
   } catch (error) {
     throw new RunFailure(world, error);
@@ -228,4 +231,28 @@ function writeArtifact(
   );
   writeFileSync(join(dir, 'history.jsonl'), `${history.map((e) => JSON.stringify(e)).join('\n')}\n`);
   writeFileSync(join(dir, 'owner-stderr.txt'), stderr);
+}
+
+/**
+ * Runs one fixed command sequence against a real owner child, outside fast-check: for regression
+ * tests that keep a shrunk trace as code. Resolves with the history; rejects with the step's
+ * failure (a StepFailure for lock conflicts and contract violations).
+ */
+export async function runSequence(
+  strategyName: string,
+  commands: Iterable<fc.AsyncCommand<StressModel, StressWorld>>,
+): Promise<readonly StepEvent[]> {
+  const strategy = getStrategy(strategyName);
+  const embedder = createDefaultEmbedder();
+  const dir = mkdtempSync(join(tmpdir(), `embecode-sequence-${strategy.name}-`));
+  const owner = await OwnerClient.start(strategy.name);
+  try {
+    const world = await executeRun({ strategy, embedder, owner, dir }, commands);
+    return world.history.steps;
+  } catch (error) {
+    throw error instanceof RunFailure ? error.cause : error;
+  } finally {
+    await owner.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -5,6 +5,8 @@
  * racing steps have more than one right answer.
  */
 export interface StressModel {
+  /** The strategy answers searches only through a holding owner (see Strategy.readerNeedsOwner). */
+  readonly readerNeedsOwner: boolean;
   ownerHolds: boolean;
   readerOpen: boolean;
   /** Token currently in each file slot, per the acknowledged writes; undefined when deleted. */
@@ -16,6 +18,17 @@ export interface StressModel {
 /** The file slots a run writes to; few, so that replacing and deleting happen often. */
 export const FILE_PATHS = ['src/alpha.ts', 'src/beta.py', 'lib/gamma.go', 'delta.rs'] as const;
 
-export function initialModel(): StressModel {
-  return { ownerHolds: true, readerOpen: false, files: FILE_PATHS.map(() => undefined), written: [] };
+export function initialModel(readerNeedsOwner = false): StressModel {
+  return {
+    readerNeedsOwner,
+    ownerHolds: true,
+    readerOpen: false,
+    files: FILE_PATHS.map(() => undefined),
+    written: [],
+  };
+}
+
+/** Whether a reader step can be answered now (always, unless the strategy reads through the owner). */
+export function readerCanWork(model: Readonly<StressModel>): boolean {
+  return !model.readerNeedsOwner || model.ownerHolds;
 }

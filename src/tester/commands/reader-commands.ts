@@ -1,6 +1,6 @@
 import type { AsyncCommand } from 'fast-check';
 import type { SearchMode } from '../../index/types.js';
-import type { StressModel } from '../model.js';
+import { readerCanWork, type StressModel } from '../model.js';
 import { ABSENT_TOKEN } from '../tokens.js';
 import type { StressWorld } from '../world.js';
 
@@ -9,7 +9,7 @@ type ReaderCommand = AsyncCommand<StressModel, StressWorld>;
 /** reader.open() */
 export class ReaderOpen implements ReaderCommand {
   check(model: Readonly<StressModel>): boolean {
-    return !model.readerOpen;
+    return !model.readerOpen && readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
@@ -55,7 +55,7 @@ export class ReaderSearch implements ReaderCommand {
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    return model.readerOpen;
+    return model.readerOpen && readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
