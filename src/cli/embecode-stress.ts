@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { usageError } from '../errors.js';
 import { strategyNames } from '../strategies/registry.js';
+import { readArtifactToken } from '../tester/artifacts.js';
 import { runStress } from '../tester/harness.js';
+import { createProgressReporter } from '../tester/progress.js';
+import { DEFAULT_REPLAY_TIMES, replayCounterexample } from '../tester/replay.js';
 import { decodeReplayToken } from '../tester/replay-token.js';
 import { formatSummary, type StressSummary } from '../tester/report.js';
 import {
@@ -14,6 +17,7 @@ import {
   type StressSettings,
   settingsFromEnv,
 } from '../tester/settings.js';
+import { parseShard, runWorkers, shardSettings } from '../tester/workers.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli } from './exit.js';
 
 /** Exit 0: the contract held; 1: a counterexample; 2: usage or set-up error. */
@@ -30,6 +34,9 @@ function print(summary: StressSummary, json: boolean): number {
 
 interface RunFlags {
   strategy: string;
+  workers?: string;
+  shard?: string;
+  artifacts?: string;
   runs?: string;
   seed?: string;
   maxCommands?: string;
@@ -51,15 +58,29 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
   };
 }
 
-/** A replay argument is a token, or a failure directory holding `replay-token.txt`. */
+/** A replay argument is a token, or a failure artifact directory holding one. */
 export function readReplayArgument(argument: string): string {
-  if (existsSync(argument) && statSync(argument).isDirectory()) {
-    const file = join(argument, 'replay-token.txt');
-    if (!existsSync(file))
-      throw usageError(`${argument} has no replay-token.txt; pass the token or a failure directory`);
-    return readFileSync(file, 'utf8').trim();
-  }
+  if (existsSync(argument) && statSync(argument).isDirectory()) return readArtifactToken(argument);
   return argument;
+}
+
+/** Runs in this process, or spread over worker processes; a shard first narrows runs and seed. */
+async function run(flags: RunFlags): Promise<StressSummary> {
+  let settings = settingsFromFlags(flags);
+  if (flags.shard !== undefined) settings = shardSettings(settings, parseShard(flags.shard));
+  const workers = flags.workers === undefined ? 1 : parseCount(flags.workers, '--workers');
+  const artifacts: Record<string, string> =
+    flags.artifacts === undefined ? {} : { STRESS_ARTIFACTS: flags.artifacts };
+  if (workers > 1) return runWorkers(settings, workers, artifacts);
+  const progress = flags.json === true ? undefined : createProgressReporter();
+  try {
+    return await runStress(settings, {
+      ...(progress === undefined ? {} : { onProgress: (event) => progress.update(event) }),
+      ...(flags.artifacts === undefined ? {} : { artifacts: flags.artifacts }),
+    });
+  } finally {
+    progress?.done();
+  }
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -78,19 +99,23 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--seed <n>', 'fast-check seed (env STRESS_SEED)')
     .option('--max-commands <k>', 'longest command sequence (env STRESS_MAX_COMMANDS)')
     .option('--time-limit <s>', 'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S)')
+    .option('--workers <n>', 'run in N parallel worker processes, each with its own seed')
+    .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own)')
+    .option('--artifacts <dir>', 'where failure artifacts go (env STRESS_ARTIFACTS, default .stress)')
     .option('--json', 'print one JSON summary object on stdout')
     .action(async (flags: RunFlags) => {
-      code = print(await runStress(settingsFromFlags(flags)), flags.json === true);
+      code = print(await run(flags), flags.json === true);
     });
   program
     .command('replay')
     .description('re-run a counterexample from its replay token or failure directory')
     .argument('<token-or-artifact>', 'replay token (es1....) or a kept failure directory')
+    .option('--times <n>', `replay N times and report how often it failed (default ${DEFAULT_REPLAY_TIMES})`)
     .option('--json', 'print one JSON summary object on stdout')
-    .action(async (argument: string, flags: { json?: boolean }) => {
+    .action(async (argument: string, flags: { json?: boolean; times?: string }) => {
       const settings = decodeReplayToken(readReplayArgument(argument));
-      const summary = await runStress(settings);
-      code = print({ ...summary, reproduced: summary.status === 'failed' }, flags.json === true);
+      const times = flags.times === undefined ? DEFAULT_REPLAY_TIMES : parseCount(flags.times, '--times');
+      code = print(await replayCounterexample(settings, times), flags.json === true);
     });
   if (argv.length === 0) {
     throw usageError(

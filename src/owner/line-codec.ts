@@ -3,13 +3,24 @@ import type { OwnerRequest } from './protocol.js';
 
 const OPS = new Set(['open', 'write', 'delete', 'checkpoint', 'release', 'acquire', 'status', 'shutdown']);
 
+/** A piece of a request as an error message shows it: one line, at most 80 characters, never throwing. */
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return oneLine(text.slice(0, 80));
+}
+
+/** Escapes control characters (newlines above all) as JSON would, leaving everything else as is. */
+function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Parses one request line; a bad line is an EmbecodeError('protocol') that names what is wrong. */
 export function decodeRequest(line: string): OwnerRequest {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new EmbecodeError('protocol', `request is not JSON: ${line.slice(0, 80)}`);
+    throw new EmbecodeError('protocol', `request is not JSON: ${shown(line)}`);
   }
   if (typeof value !== 'object' || value === null)
     throw new EmbecodeError('protocol', 'request must be an object');
@@ -18,7 +29,7 @@ export function decodeRequest(line: string): OwnerRequest {
     throw new EmbecodeError('protocol', 'request needs an integer id');
   }
   if (typeof record.op !== 'string' || !OPS.has(record.op)) {
-    throw new EmbecodeError('protocol', `unknown op '${String(record.op)}'`);
+    throw new EmbecodeError('protocol', `unknown op '${shown(record.op)}'`);
   }
   const args = record.args;
   if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {

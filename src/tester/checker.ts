@@ -69,8 +69,10 @@ function acknowledgedBeforeStart(
 
 /**
  * Snapshot reads: what a search sees must be explained by one prefix of the acknowledged
- * mutations; a later search must not explain itself by an earlier prefix than a previous one.
- * The prefix is found as the range of prefixes consistent with every token seen or not seen.
+ * mutations; a later search (one that started after a previous one ended) must not explain itself
+ * by an earlier prefix than that one. Searches that overlap each other (a parallel batch) may
+ * open different copies, so they are not ordered. The prefix is found as the range of prefixes
+ * consistent with every token seen or not seen.
  */
 function publishedPrefix(
   history: readonly StepEvent[],
@@ -95,10 +97,11 @@ function publishedPrefix(
   };
   const acknowledgedBefore = mutations.filter((m) => m.ok && m.end < search.start).length;
   // A snapshot owner publishes before it acknowledges, so an acknowledged write is a published one.
-  const lowest = Math.max(state.lastPrefix, acknowledgedBefore);
+  const earlier = state.prefixes.filter((p) => p.end < search.start).map((p) => p.prefix);
+  const lowest = Math.max(acknowledgedBefore, ...earlier);
   for (let count = lowest; count <= mutations.length; count++) {
     if (explains(count)) {
-      state.lastPrefix = count;
+      state.prefixes.push({ end: search.end, prefix: count });
       return undefined;
     }
   }
@@ -109,11 +112,12 @@ function publishedPrefix(
 
 /** What a contract remembers between searches of one run. */
 export interface CheckerState {
-  lastPrefix: number;
+  /** Each search checked so far: when it ended, and the shortest prefix (at or above its bound) that explains it. */
+  readonly prefixes: { readonly end: number; readonly prefix: number }[];
 }
 
 export function newCheckerState(): CheckerState {
-  return { lastPrefix: 0 };
+  return { prefixes: [] };
 }
 
 /** Checks one finished search under `contract`. */

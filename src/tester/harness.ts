@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -8,19 +8,34 @@ import { OwnerClient } from '../owner/owner-client.js';
 import { onTerminate } from '../process/cleanup.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
+import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { stressCommands } from './commands/index.js';
 import type { StepEvent } from './history.js';
 import { initialModel, type StressModel } from './model.js';
 import { encodeReplayToken } from './replay-token.js';
-import { type Counterexample, formatSteps, type StressSummary, toReportStep } from './report.js';
+import { type Counterexample, type StressSummary, toReportStep } from './report.js';
 import type { StressSettings } from './settings.js';
+import { collectVersions } from './versions.js';
 import { type OwnerHandle, StressWorld } from './world.js';
 
+/** What the harness reports while it works (for a progress line). */
+export interface ProgressEvent {
+  readonly strategy: string;
+  /** Runs executed so far, shrinking runs included. */
+  readonly run: number;
+  /** Runs the property asked for. */
+  readonly runs: number;
+  /** After the first failure every run is a shrink attempt: how many so far. */
+  readonly shrinkStep?: number;
+}
+
 export interface RunOptions {
-  /** Called after each completed run (fast-check run, shrinking runs included). */
-  readonly onRun?: (run: number) => void;
-  /** Where a failing run's directory is kept; default: inside the temp dir (reported). */
-  readonly keepFailures?: boolean;
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Where a failure's artifact directory goes (default `.stress/` under the working directory,
+   * or STRESS_ARTIFACTS); `false` writes none (replays, and the suite's expected failures).
+   */
+  readonly artifacts?: string | false;
 }
 
 /** Shell-safe replay command for a token (tokens are base64url, so no quoting is needed). */
@@ -30,6 +45,11 @@ export function replayCommandFor(token: string): string {
 
 const REPLAY_PATH = /\/\*replayPath=("(?:[^"\\]|\\.)*")\*\//;
 
+interface FailedRun {
+  readonly steps: readonly StepEvent[];
+  readonly stderr: string;
+}
+
 /**
  * Runs the stress property for one strategy: fast-check generates command sequences, each run
  * drives a real owner child and a real reader on a fresh index file, and any failure is shrunk.
@@ -37,23 +57,20 @@ const REPLAY_PATH = /\/\*replayPath=("(?:[^"\\]|\\.)*")\*\//;
  *
  * One owner child serves every run of a call (each run opens a new file in it): starting a
  * process per run would cost more than the work under test. A child that dies is replaced.
+ * Every run's directory is deleted when the run ends; a failure is kept as an artifact instead.
  */
 export async function runStress(settings: StressSettings, options: RunOptions = {}): Promise<StressSummary> {
   const started = performance.now();
   const strategy = getStrategy(settings.strategy);
   const embedder = createDefaultEmbedder();
   const base = mkdtempSync(join(tmpdir(), `embecode-stress-${strategy.name}-`));
-  let keepBase = false;
   const forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
   let owner: OwnerClient | undefined;
-  const stopOwner = async () => {
-    await owner?.stop().catch(() => undefined);
-    owner = undefined;
-  };
 
   let runs = 0;
-  let firstFailureLength: number | undefined;
-  let lastFailure: { steps: readonly StepEvent[]; dir: string; stderr: string } | undefined;
+  let firstFailure: FailedRun | undefined;
+  let lastFailure: FailedRun | undefined;
+  let shrinkStep = 0;
 
   const property = fc.asyncProperty(
     fc.commands(stressCommands(), {
@@ -62,26 +79,25 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     }),
     async (commands) => {
       runs++;
+      if (firstFailure !== undefined) shrinkStep++;
       const dir = join(base, `run-${runs}`);
       mkdirSync(dir);
-      if (owner === undefined || !owner.alive) owner = await OwnerClient.start(strategy.name);
-      let world: StressWorld | undefined;
-      let failed = true;
       try {
-        world = await executeRun({ strategy, embedder, owner, dir }, commands);
-        failed = false;
+        if (owner === undefined || !owner.alive) owner = await OwnerClient.start(strategy.name);
+        await executeRun({ strategy, embedder, owner, dir }, commands);
       } catch (error) {
-        world = error instanceof RunFailure ? error.world : undefined;
-        throw error instanceof RunFailure ? error.cause : error;
+        if (!(error instanceof RunFailure)) throw error;
+        lastFailure = { steps: error.world.history.steps, stderr: owner?.stderr ?? '' };
+        firstFailure ??= lastFailure;
+        throw error.cause;
       } finally {
-        if (failed && world !== undefined) {
-          firstFailureLength ??= world.history.steps.length;
-          if (lastFailure !== undefined) rmSync(lastFailure.dir, { recursive: true, force: true });
-          lastFailure = { steps: world.history.steps, dir, stderr: owner.stderr };
-        } else {
-          rmSync(dir, { recursive: true, force: true });
-        }
-        options.onRun?.(runs);
+        rmSync(dir, { recursive: true, force: true });
+        options.onProgress?.({
+          strategy: strategy.name,
+          run: runs,
+          runs: settings.runs,
+          ...(firstFailure === undefined ? {} : { shrinkStep }),
+        });
       }
     },
   );
@@ -95,43 +111,51 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         ? {}
         : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
     });
-    const elapsedMs = Math.round(performance.now() - started);
-    const completed = details.failed ? runs : details.numRuns;
+    const common = { strategy: strategy.name, seed: settings.seed };
+    const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
       return {
-        strategy: strategy.name,
+        ...common,
         status: 'passed',
-        runs: completed,
-        seed: settings.seed,
-        elapsedMs,
+        runs: details.numRuns,
+        elapsedMs: elapsed(),
         ...(details.interrupted ? { interrupted: true } : {}),
       };
     }
     const error = details.errorInstance;
-    if (error instanceof SetupError || lastFailure === undefined) {
+    if (error instanceof SetupError || lastFailure === undefined || firstFailure === undefined) {
       return {
-        strategy: strategy.name,
+        ...common,
         status: 'error',
-        runs: completed,
-        seed: settings.seed,
-        elapsedMs,
+        runs,
+        elapsedMs: elapsed(),
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
     }
-    keepBase = options.keepFailures !== false;
-    const counterexample = describeFailure(strategy, settings, details, lastFailure, firstFailureLength);
-    if (keepBase) writeArtifact(lastFailure.dir, counterexample, lastFailure.steps, lastFailure.stderr);
+    const counterexample = describeFailure(strategy, settings, details, lastFailure, firstFailure);
+    const root = options.artifacts ?? process.env.STRESS_ARTIFACTS ?? DEFAULT_ARTIFACTS_DIR;
+    const artifact =
+      root === false
+        ? undefined
+        : writeFailureArtifact(root, {
+            strategy: strategy.name,
+            seed: settings.seed,
+            counterexample,
+            original: firstFailure.steps,
+            minimal: lastFailure.steps,
+            ownerStderr: lastFailure.stderr,
+            versions: await collectVersions(),
+          });
     return {
-      strategy: strategy.name,
+      ...common,
       status: 'failed',
       runs,
-      seed: settings.seed,
-      elapsedMs,
-      counterexample: keepBase ? { ...counterexample, artifact: lastFailure.dir } : counterexample,
+      elapsedMs: elapsed(),
+      counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },
     };
   } finally {
-    await stopOwner();
-    if (!keepBase) rmSync(base, { recursive: true, force: true });
+    await owner?.stop().catch(() => undefined);
+    rmSync(base, { recursive: true, force: true });
     forgetBase();
   }
 }
@@ -195,8 +219,8 @@ function describeFailure(
     readonly numShrinks: number;
     readonly errorInstance: unknown;
   },
-  failure: { steps: readonly StepEvent[] },
-  firstFailureLength: number | undefined,
+  minimal: FailedRun,
+  original: FailedRun,
 ): Counterexample {
   const commands = String(details.counterexample?.[0] ?? '');
   const replayPathJson = REPLAY_PATH.exec(commands)?.[1];
@@ -207,30 +231,15 @@ function describeFailure(
     path: details.counterexamplePath ?? settings.path ?? '',
     replayPath,
   });
-  const steps = failure.steps.map(toReportStep);
+  const steps = minimal.steps.map(toReportStep);
   return {
     steps,
-    originalLength: Math.max(firstFailureLength ?? steps.length, steps.length),
+    originalLength: Math.max(original.steps.length, steps.length),
     shrinks: details.numShrinks,
     error: messageOf(details.errorInstance),
     replay: token,
     replayCommand: replayCommandFor(token),
   };
-}
-
-function writeArtifact(
-  dir: string,
-  counterexample: Counterexample,
-  history: readonly StepEvent[],
-  stderr: string,
-): void {
-  writeFileSync(join(dir, 'replay-token.txt'), `${counterexample.replay}\n`);
-  writeFileSync(
-    join(dir, 'trace.txt'),
-    `${formatSteps(counterexample.steps)}\nerror: ${counterexample.error}\n`,
-  );
-  writeFileSync(join(dir, 'history.jsonl'), `${history.map((e) => JSON.stringify(e)).join('\n')}\n`);
-  writeFileSync(join(dir, 'owner-stderr.txt'), stderr);
 }
 
 /**

@@ -29,32 +29,44 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
   return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
+/** A short piece of user input for a one-line message: control characters escaped, length bounded. */
+function quoted(text: string): string {
+  return text.slice(0, 20).replace(/[\p{Cc}\u2028\u2029]/gu, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function decodeReplayToken(token: string): StressSettings & { path: string; replayPath: string } {
   const trimmed = token.trim();
   if (!trimmed.startsWith('es'))
-    throw usageError(`'${trimmed.slice(0, 20)}' is not a replay token (they start with ${TOKEN_PREFIX})`);
+    throw usageError(`'${quoted(trimmed)}' is not a replay token (they start with ${TOKEN_PREFIX})`);
   if (!trimmed.startsWith(TOKEN_PREFIX)) {
     throw usageError(
-      `replay token version '${trimmed.split('.')[0]}' is not supported by this embecode-stress (${TOKEN_PREFIX})`,
+      `replay token version '${quoted(trimmed.split('.')[0] ?? '')}' is not supported by this embecode-stress (${TOKEN_PREFIX})`,
     );
   }
-  let body: Partial<TokenBody>;
+  let body: Partial<TokenBody> | null;
   try {
     body = JSON.parse(
       Buffer.from(trimmed.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'),
-    ) as Partial<TokenBody>;
+    ) as Partial<TokenBody> | null;
   } catch {
     throw usageError('replay token is damaged (truncated or edited?); copy the whole token from the report');
   }
   if (
+    typeof body !== 'object' ||
+    body === null ||
     body.v !== 1 ||
     typeof body.strategy !== 'string' ||
     typeof body.seed !== 'number' ||
+    !Number.isSafeInteger(body.seed) ||
     typeof body.path !== 'string' ||
     typeof body.replayPath !== 'string' ||
-    typeof body.maxCommands !== 'number'
+    typeof body.maxCommands !== 'number' ||
+    !Number.isSafeInteger(body.maxCommands) ||
+    body.maxCommands < 1
   ) {
-    throw usageError('replay token is damaged (fields missing); copy the whole token from the report');
+    throw usageError(
+      'replay token is damaged (fields missing or wrong); copy the whole token from the report',
+    );
   }
   return {
     strategy: body.strategy,

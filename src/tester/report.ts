@@ -31,8 +31,10 @@ export interface StressSummary {
   readonly counterexample?: Counterexample;
   /** True when the time limit stopped the run early; `runs` says how many completed. */
   readonly interrupted?: boolean;
-  /** Replays only: whether the replayed counterexample failed again. */
-  readonly reproduced?: boolean;
+  /** Replays only: how many of the replays failed again. */
+  readonly reproduced?: { readonly times: number; readonly of: number };
+  /** Replays only: the counterexample did not fail in any replay (a race, or fixed). */
+  readonly flaky?: boolean;
   /** For `status: 'error'`: what went wrong with the set-up. */
   readonly reason?: string;
 }
@@ -78,25 +80,29 @@ export function formatSummary(summary: StressSummary): string {
   if (summary.status === 'error')
     return `embecode-stress: ${summary.strategy}: error: ${summary.reason ?? 'unknown'}`;
   const interrupted = summary.interrupted ? ' (time limit reached)' : '';
+  if (summary.status === 'passed' && summary.reproduced !== undefined) {
+    return `embecode-stress: ${summary.strategy}: replay reproduced 0/${summary.reproduced.of}: the failure is flaky or fixed (seed ${summary.seed}, ${seconds} s)`;
+  }
   if (summary.status === 'passed') {
     return `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs (seed ${summary.seed}, ${seconds} s)${interrupted}`;
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;
   const lines = [
-    `embecode-stress: ${summary.strategy}: FAILED after ${summary.runs} runs (seed ${summary.seed}, ${seconds} s)`,
+    summary.reproduced === undefined
+      ? `embecode-stress: ${summary.strategy}: FAILED after ${summary.runs} runs (seed ${summary.seed}, ${seconds} s)`
+      : `embecode-stress: ${summary.strategy}: replayed counterexample FAILED (seed ${summary.seed}, ${seconds} s)`,
     `minimal trace: ${cx.steps.length} step${cx.steps.length === 1 ? '' : 's'} (shrunk from ${cx.originalLength} in ${cx.shrinks} shrinks)`,
     formatSteps(cx.steps),
     `error: ${firstLine(cx.error)}`,
   ];
   if (summary.reproduced !== undefined) {
+    const { times, of } = summary.reproduced;
     lines.push(
-      summary.reproduced
-        ? 'replay: reproduced'
-        : 'replay: did NOT reproduce (real processes race; try again)',
+      `reproduced ${times}/${of}${times < of ? ' (real processes race: not every replay fails)' : ''}`,
     );
   }
-  if (cx.artifact !== undefined) lines.push(`kept: ${cx.artifact}`);
+  if (cx.artifact !== undefined) lines.push(`artifact: ${cx.artifact} (open timeline.html in a browser)`);
   lines.push(`replay with: ${cx.replayCommand}`);
   return lines.join('\n');
 }

@@ -17,11 +17,19 @@ export interface StressSettings {
 /** Suits a developer machine: all strategies together stay well under two minutes. */
 export const DEFAULTS = { runs: 30, maxCommands: 12 } as const;
 
+/** User input as a message shows it: on one line (control characters escaped as in JSON), at most 40 characters. */
+function shown(raw: string): string {
+  const short = raw.length > 40 ? `${raw.slice(0, 39)}…` : raw;
+  return short.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Parses a positive (or non-negative) integer from a flag or env var, or fails with a one-line usage error. */
 export function parseCount(raw: string, name: string, { allowZero = false } = {}): number {
   const value = Number(raw.trim());
   if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || (!allowZero && value === 0)) {
-    throw usageError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${raw}'`);
+    throw usageError(
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${shown(raw)}'`,
+    );
   }
   return value;
 }
@@ -29,7 +37,7 @@ export function parseCount(raw: string, name: string, { allowZero = false } = {}
 export function parseSeed(raw: string, name: string): number {
   const value = Number(raw.trim());
   if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || Math.abs(value) > 0x7fffffff) {
-    throw usageError(`${name} must be an integer between -2147483647 and 2147483647, got '${raw}'`);
+    throw usageError(`${name} must be an integer between -2147483647 and 2147483647, got '${shown(raw)}'`);
   }
   return value;
 }
@@ -37,7 +45,7 @@ export function parseSeed(raw: string, name: string): number {
 export function parseSeconds(raw: string, name: string): number {
   const value = Number(raw.trim());
   if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw usageError(`${name} must be a positive number of seconds, got '${raw}'`);
+    throw usageError(`${name} must be a positive number of seconds, got '${shown(raw)}'`);
   }
   return value;
 }
@@ -46,16 +54,21 @@ export function randomSeed(): number {
   return (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 }
 
-/** Settings from the environment knobs (STRESS_RUNS, STRESS_SEED, ...), each overriding a default. */
+/**
+ * Settings from the environment knobs (STRESS_RUNS, STRESS_SEED, ...), each overriding a default.
+ * A knob that is set must be valid, even when empty: `STRESS_SEED=$UNSET_VAR` is a mistake worth
+ * a usage error, not a silent random seed.
+ */
 export function settingsFromEnv(strategy: string, env: NodeJS.ProcessEnv = process.env): StressSettings {
   const timeLimit = env.STRESS_TIME_LIMIT_S;
   return {
     strategy,
-    runs: env.STRESS_RUNS ? parseCount(env.STRESS_RUNS, 'STRESS_RUNS') : DEFAULTS.runs,
-    seed: env.STRESS_SEED ? parseSeed(env.STRESS_SEED, 'STRESS_SEED') : randomSeed(),
-    maxCommands: env.STRESS_MAX_COMMANDS
-      ? parseCount(env.STRESS_MAX_COMMANDS, 'STRESS_MAX_COMMANDS')
-      : DEFAULTS.maxCommands,
-    ...(timeLimit ? { timeLimitS: parseSeconds(timeLimit, 'STRESS_TIME_LIMIT_S') } : {}),
+    runs: env.STRESS_RUNS !== undefined ? parseCount(env.STRESS_RUNS, 'STRESS_RUNS') : DEFAULTS.runs,
+    seed: env.STRESS_SEED !== undefined ? parseSeed(env.STRESS_SEED, 'STRESS_SEED') : randomSeed(),
+    maxCommands:
+      env.STRESS_MAX_COMMANDS !== undefined
+        ? parseCount(env.STRESS_MAX_COMMANDS, 'STRESS_MAX_COMMANDS')
+        : DEFAULTS.maxCommands,
+    ...(timeLimit !== undefined ? { timeLimitS: parseSeconds(timeLimit, 'STRESS_TIME_LIMIT_S') } : {}),
   };
 }

@@ -3,7 +3,8 @@
  * has exactly one right answer. Tokens are letters only, so the tokenizer keeps them whole.
  */
 
-const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+/** The sequence's digits: every letter but the separator 'x', so the first 'x' ends the sequence. */
+const LETTERS = 'abcdefghijklmnopqrstuvwyz';
 export const TOKEN_PREFIX = 'zq';
 const TOKEN_PATTERN = /\bzq[a-z]+\b/g;
 
@@ -12,13 +13,16 @@ function letters(n: number): string {
   let out = '';
   let rest = n;
   do {
-    out = LETTERS[rest % 26] + out;
-    rest = Math.floor(rest / 26);
+    out = LETTERS[rest % LETTERS.length] + out;
+    rest = Math.floor(rest / LETTERS.length);
   } while (rest > 0);
   return out;
 }
 
-/** `zq` + sequence in letters + `x` + a generated suffix (varies content, shrinks to 'a'). */
+/**
+ * `zq` + sequence in letters + `x` + a generated suffix (varies content, shrinks to 'a'). The
+ * sequence letters never contain 'x', so two sequences never give one token, whatever the suffixes.
+ */
 export function makeToken(sequence: number, suffix: string): string {
   return `${TOKEN_PREFIX}${letters(sequence)}x${suffix}`;
 }

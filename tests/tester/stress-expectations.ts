@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { expect } from 'vitest';
 import type { StressSummary } from '../../src/tester/report.js';
 import { formatSummary } from '../../src/tester/report.js';
@@ -27,10 +26,10 @@ export function expectShrunkLockConflict(summary: StressSummary): void {
   }
 }
 
-/** Deletes the temp directory a failing run kept (its parent is the run's base directory). */
+/** Deletes the artifact directory a failing run wrote. */
 export function removeArtifact(summary: StressSummary): void {
   const artifact = summary.counterexample?.artifact;
-  if (artifact !== undefined) rmSync(dirname(artifact), { recursive: true, force: true });
+  if (artifact !== undefined) rmSync(artifact, { recursive: true, force: true });
 }
 
 /** The shape of a trace, without timings and temp paths, to compare a run with its replay. */

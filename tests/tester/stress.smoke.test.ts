@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -24,18 +24,27 @@ afterAll(() => {
 
 /** Runs the CLI with its temp files under a private TMPDIR, so leaks are visible. */
 function stressCli(args: string[], tmp: string) {
-  return execa(process.execPath, [cli, ...args], { reject: false, env: { TMPDIR: tmp, CI: 'true' } });
+  return execa(process.execPath, [cli, ...args], {
+    reject: false,
+    env: { TMPDIR: tmp, CI: 'true', STRESS_ARTIFACTS: join(scratch, 'artifacts') },
+  });
 }
 
 describe('readonly-direct smoke', () => {
   it.each([1, 2])('finds the lock conflict and shrinks it to at most 2 steps (seed %i)', async (seed) => {
-    const summary = await runStress({ strategy: 'readonly-direct', runs: 30, seed, maxCommands: 10 });
+    const summary = await runStress(
+      { strategy: 'readonly-direct', runs: 30, seed, maxCommands: 10 },
+      { artifacts: false },
+    );
     expectShrunkLockConflict(summary);
     expect(liveChildCount()).toBe(0);
   });
 
   it('replays a token to the same trace', async () => {
-    const first = await runStress({ strategy: 'readonly-direct', runs: 30, seed: 7, maxCommands: 10 });
+    const first = await runStress(
+      { strategy: 'readonly-direct', runs: 30, seed: 7, maxCommands: 10 },
+      { artifacts: join(scratch, 'artifacts') },
+    );
     let replayed: StressSummary | undefined;
     try {
       const token = first.counterexample?.replay ?? '';
@@ -71,15 +80,28 @@ describe('embecode-stress CLI', () => {
     expect(cx?.steps.length).toBeLessThanOrEqual(2);
     expect(cx?.error).toMatch(/Conflicting lock is held/);
     const [, , , token] = (cx?.replayCommand ?? '').split(' ');
-    const replay = await stressCli(['replay', token as string, '--json'], tmp);
+    const replay = await stressCli(['replay', token as string, '--json', '--times', '3'], tmp);
     expect(replay.exitCode, replay.stderr).toBe(1);
     const replayed = JSON.parse(replay.stdout) as StressSummary;
-    expect(replayed.reproduced).toBe(true);
+    expect(replayed.reproduced).toEqual({ times: 3, of: 3 });
     expect(traceShape(replayed)).toEqual(traceShape(summary));
-    const byDir = await stressCli(['replay', cx?.artifact as string], tmp);
+    const artifact = cx?.artifact as string;
+    for (const file of [
+      'replay-token.txt',
+      'summary.json',
+      'trace.txt',
+      'history.jsonl',
+      'timeline.html',
+      'versions.json',
+      'owner-stderr.txt',
+    ]) {
+      expect(existsSync(join(artifact, file)), file).toBe(true);
+    }
+    const byDir = await stressCli(['replay', artifact, '--times', '2'], tmp);
     expect(byDir.exitCode).toBe(1);
-    expect(byDir.stderr).toContain('replay: reproduced');
+    expect(byDir.stderr).toContain('reproduced 2/2');
     expect(byDir.stderr).toMatch(/1\. reader\.open\(\)/);
+    rmSync(artifact, { recursive: true, force: true });
   });
 
   it.each([
@@ -90,6 +112,10 @@ describe('embecode-stress CLI', () => {
     [['replay', 'es9.AAAA'], /version 'es9' is not supported/],
     [['replay', 'hello'], /is not a replay token/],
     [[], /missing command/],
+    [['run', '--strategy', 'readonly-direct', '--workers', '0'], /--workers must be a positive integer/],
+    [['run', '--strategy', 'readonly-direct', '--shard', '3/2'], /--shard must be i\/n/],
+    [['run', '--strategy', 'readonly-direct', '--runs', 'many'], /--runs must be a positive integer/],
+    [['replay', '.'], /not a complete failure artifact|is not a replay token/],
   ])('exits 2 with one line for bad input %j', async (args, message) => {
     const tmp = mkdtempSync(join(scratch, 'bad-'));
     const result = await stressCli(args, tmp);
@@ -120,7 +146,8 @@ describe('embecode-stress CLI', () => {
     child.kill('SIGINT');
     const result = await child;
     expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
-    for (const pid of owners) expect(isAlive(Number(pid))).toBe(false);
+    // SIGKILL is delivered asynchronously: allow the kernel a moment to finish the owner off.
+    for (const pid of owners) expect(await diesWithin(Number(pid), 2000)).toBe(true);
     expect(readdirSync(tmp)).toEqual([]);
   });
 });
@@ -128,6 +155,15 @@ describe('embecode-stress CLI', () => {
 async function childPids(parent: number): Promise<string[]> {
   const result = await execa('pgrep', ['-P', String(parent)], { reject: false });
   return result.stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+async function diesWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
 }
 
 /** Running, not a zombie: a killed child whose parent died waits for init to reap it. */

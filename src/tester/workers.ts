@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pLimit from 'p-limit';
+import { usageError } from '../errors.js';
+import { packageRoot } from '../process/children.js';
+import { onTerminate } from '../process/cleanup.js';
+import type { StressSummary } from './report.js';
+import type { StressSettings } from './settings.js';
+
+/** One shard of a CI matrix: `index` counts from 1, as people write `--shard 2/4`. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+export function parseShard(raw: string): Shard {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(raw);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (match === null || count < 1 || index < 1 || index > count) {
+    throw usageError(`--shard must be i/n with 1 <= i <= n, got '${raw}'`);
+  }
+  return { index, count };
+}
+
+/**
+ * A seed for the k-th part of a run, distinct for distinct k and reproducible from the base seed.
+ * Part 0 keeps the base seed, so one worker and no shard is exactly a plain run.
+ */
+export function deriveSeed(seed: number, part: number, salt = 0x9e3779b1): number {
+  if (part === 0) return seed;
+  return (Math.imul(seed ^ Math.imul(part, salt), 0x85ebca6b) ^ part) | 0;
+}
+
+/** The settings of one shard: its share of the runs, and its own seed. */
+export function shardSettings(settings: StressSettings, shard: Shard): StressSettings {
+  return {
+    ...settings,
+    runs: Math.max(1, Math.ceil(settings.runs / shard.count)),
+    seed: deriveSeed(settings.seed, shard.index - 1, 0x27d4eb2f),
+  };
+}
+
+/** Splits `runs` as evenly as possible over `workers`, largest share first. */
+export function splitRuns(runs: number, workers: number): number[] {
+  const parts: number[] = [];
+  for (let k = 0; k < workers; k++) parts.push(Math.floor(runs / workers) + (k < runs % workers ? 1 : 0));
+  return parts.filter((n) => n > 0);
+}
+
+/**
+ * Runs `settings` as `workers` independent child processes (each `embecode-stress run --json` with
+ * its own seed and share of the runs; a process each, so they use separate cores and separate
+ * DuckDB instances) and merges their summaries. The first failure stops the other workers.
+ */
+export async function runWorkers(
+  settings: StressSettings,
+  workers: number,
+  extraEnv: Record<string, string> = {},
+): Promise<StressSummary> {
+  const started = performance.now();
+  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'embecode-stress.js');
+  const limit = pLimit(workers);
+  const children = new Set<ReturnType<typeof execa>>();
+  const forget = onTerminate(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  let stopping = false;
+  try {
+    const summaries = await Promise.all(
+      splitRuns(settings.runs, workers).map((runs, k) =>
+        limit(async (): Promise<StressSummary | undefined> => {
+          if (stopping) return undefined;
+          const args = [
+            cli,
+            'run',
+            '--strategy',
+            settings.strategy,
+            '--runs',
+            String(runs),
+            '--seed',
+            String(deriveSeed(settings.seed, k)),
+            '--max-commands',
+            String(settings.maxCommands),
+            ...(settings.timeLimitS === undefined ? [] : ['--time-limit', String(settings.timeLimitS)]),
+            '--json',
+          ];
+          const child = execa(process.execPath, args, { reject: false, env: { ...extraEnv, CI: 'true' } });
+          children.add(child);
+          const result = await child;
+          children.delete(child);
+          if (stopping && result.stdout.trim() === '') return undefined;
+          const summary = parseSummary(result.stdout, result.stderr, settings);
+          if (summary.status !== 'passed') {
+            stopping = true;
+            // SIGTERM lets the other workers clean up (their owners, their temp dirs).
+            for (const other of children) other.kill('SIGTERM');
+          }
+          return summary;
+        }),
+      ),
+    );
+    return mergeSummaries(settings, summaries, Math.round(performance.now() - started));
+  } finally {
+    forget();
+  }
+}
+
+function parseSummary(stdout: string, stderr: string, settings: StressSettings): StressSummary {
+  try {
+    return JSON.parse(stdout) as StressSummary;
+  } catch {
+    return {
+      strategy: settings.strategy,
+      status: 'error',
+      runs: 0,
+      seed: settings.seed,
+      elapsedMs: 0,
+      reason: `a worker printed no summary: ${stderr.trim().split('\n').at(-1) ?? 'no stderr'}`,
+    };
+  }
+}
+
+/** One summary for the whole run: failed if any worker failed (its counterexample), else passed. */
+export function mergeSummaries(
+  settings: StressSettings,
+  summaries: readonly (StressSummary | undefined)[],
+  elapsedMs: number,
+): StressSummary {
+  const done = summaries.filter((s): s is StressSummary => s !== undefined);
+  const runs = done.reduce((n, s) => n + s.runs, 0);
+  const failed = done.find((s) => s.status === 'failed');
+  const errored = done.find((s) => s.status === 'error');
+  const base = { strategy: settings.strategy, runs, seed: settings.seed, elapsedMs };
+  if (failed?.counterexample !== undefined) {
+    return { ...base, status: 'failed', counterexample: failed.counterexample };
+  }
+  if (errored !== undefined)
+    return { ...base, status: 'error', reason: errored.reason ?? 'a worker failed to start' };
+  const interrupted = done.some((s) => s.interrupted === true);
+  return { ...base, status: 'passed', ...(interrupted ? { interrupted: true } : {}) };
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import type { StepEvent } from '../../src/tester/history.js';
+import {
+  type Counterexample,
+  formatSteps,
+  formatSummary,
+  type ReportStep,
+  type StressSummary,
+  toReportStep,
+} from '../../src/tester/report.js';
+
+function event(overrides: Partial<StepEvent>): StepEvent {
+  return {
+    index: 0,
+    actor: 'owner',
+    op: 'write',
+    args: { path: 'src/alpha.ts', token: 'zqaxa' },
+    pid: 1234,
+    start: 10,
+    end: 12.5,
+    ok: true,
+    ...overrides,
+  };
+}
+
+const LOCK =
+  'IO Error: Could not set lock on file "/tmp/x/index.duckdb": Conflicting lock is held in node (PID 1234)';
+
+const STEPS: ReportStep[] = [
+  { actor: 'owner', op: 'write', args: { path: 'src/alpha.ts', token: 'zqaxa' }, ok: true, ms: 3.21 },
+  { actor: 'reader', op: 'open', args: {}, ok: false, error: `${LOCK}\nstack line\nmore`, ms: 0.5 },
+];
+
+const COUNTEREXAMPLE: Counterexample = {
+  steps: STEPS,
+  originalLength: 9,
+  shrinks: 14,
+  error: `lock conflict: reader.open failed: ${LOCK}\nsecond line`,
+  replay: 'es1.abc',
+  replayCommand: 'npx embecode-stress replay es1.abc',
+};
+
+const BASE: StressSummary = {
+  strategy: 'readonly-direct',
+  status: 'passed',
+  runs: 30,
+  seed: 42,
+  elapsedMs: 1234,
+};
+
+describe('toReportStep', () => {
+  it('keeps actor, op, args and outcome, and rounds the duration to hundredths', () => {
+    expect(toReportStep(event({ start: 1, end: 4.123456 }))).toEqual({
+      actor: 'owner',
+      op: 'write',
+      args: { path: 'src/alpha.ts', token: 'zqaxa' },
+      ok: true,
+      ms: 3.12,
+    });
+    expect(toReportStep(event({ start: 0, end: 2.005 })).ms).toBeCloseTo(2.01, 2);
+    expect(toReportStep(event({ start: 5, end: 5 })).ms).toBe(0);
+  });
+
+  it('keeps the error only when there is one, and drops history-only fields', () => {
+    const failed = toReportStep(
+      event({ ok: false, error: 'boom', errorKind: 'duckdb', seen: ['x'], batch: 2, retries: 3 }),
+    );
+    expect(failed).toEqual({
+      actor: 'owner',
+      op: 'write',
+      args: failed.args,
+      ok: false,
+      error: 'boom',
+      ms: 2.5,
+    });
+    expect(toReportStep(event({}))).not.toHaveProperty('error');
+  });
+});
+
+describe('formatSteps', () => {
+  it('prints one numbered line per step, with the first line of an error beneath it', () => {
+    const lines = formatSteps(STEPS).split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^ {2}1\. owner\.write\(path=src\/alpha\.ts, token=zqaxa\) +ok +3\.2 ms$/);
+    expect(lines[1]).toMatch(/^ {2}2\. reader\.open\(\) +ERROR +0\.5 ms$/);
+    expect(lines[2]).toBe(`     ${LOCK}`);
+  });
+
+  it('aligns numbers when there are ten steps or more', () => {
+    const many = Array.from(
+      { length: 12 },
+      (_, i): ReportStep => ({
+        actor: 'reader',
+        op: 'search',
+        args: { mode: 'bm25', token: `zq${i}`, n: i, deep: { a: [1] } },
+        ok: true,
+        ms: i * 10,
+      }),
+    );
+    const lines = formatSteps(many).split('\n');
+    expect(lines).toHaveLength(12);
+    expect(lines[0]).toMatch(/^ {3}1\. reader\.search\(mode=bm25, token=zq0, n=0, deep=\{"a":\[1\]\}\)/);
+    expect(lines[11]).toMatch(/^ {2}12\. /);
+    expect(lines[11]).toMatch(/ok +110\.0 ms$/);
+    expect(new Set(lines.map((line) => line.indexOf('reader')))).toEqual(new Set([6]));
+  });
+
+  it('prints nothing for no steps', () => {
+    expect(formatSteps([])).toBe('');
+  });
+});
+
+describe('formatSummary', () => {
+  it('is one quiet line when the contract held', () => {
+    expect(formatSummary(BASE)).toBe(
+      'embecode-stress: readonly-direct: contract held in 30 runs (seed 42, 1.2 s)',
+    );
+    expect(formatSummary({ ...BASE, runs: 7, interrupted: true })).toBe(
+      'embecode-stress: readonly-direct: contract held in 7 runs (seed 42, 1.2 s) (time limit reached)',
+    );
+  });
+
+  it('is one line with the reason on a set-up error', () => {
+    expect(formatSummary({ ...BASE, status: 'error', reason: 'no such strategy' })).toBe(
+      'embecode-stress: readonly-direct: error: no such strategy',
+    );
+    expect(formatSummary({ ...BASE, status: 'error' })).toBe(
+      'embecode-stress: readonly-direct: error: unknown',
+    );
+  });
+
+  it('tells the whole story of a failure, ending with the replay command', () => {
+    const text = formatSummary({ ...BASE, status: 'failed', runs: 3, counterexample: COUNTEREXAMPLE });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('embecode-stress: readonly-direct: FAILED after 3 runs (seed 42, 1.2 s)');
+    expect(lines[1]).toBe('minimal trace: 2 steps (shrunk from 9 in 14 shrinks)');
+    expect(text).toContain(formatSteps(STEPS));
+    expect(text).toContain(`error: lock conflict: reader.open failed: ${LOCK}\n`);
+    expect(text).not.toContain('second line');
+    expect(text).not.toContain('stack line');
+    expect(lines.at(-1)).toBe('replay with: npx embecode-stress replay es1.abc');
+  });
+
+  it('says "1 step", and names the kept directory when there is one', () => {
+    const one = { ...COUNTEREXAMPLE, steps: STEPS.slice(0, 1), artifact: '/tmp/embecode-stress-1' };
+    const text = formatSummary({ ...BASE, status: 'failed', counterexample: one });
+    expect(text).toContain('minimal trace: 1 step (shrunk');
+    expect(text.split('\n').some((line) => line.includes('/tmp/embecode-stress-1'))).toBe(true);
+    expect(text.split('\n').at(-1)).toBe('replay with: npx embecode-stress replay es1.abc');
+  });
+
+  it('still says it failed when there is no counterexample', () => {
+    expect(formatSummary({ ...BASE, status: 'failed' })).toBe(
+      'embecode-stress: readonly-direct: failed (seed 42)',
+    );
+  });
+});
