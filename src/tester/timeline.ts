@@ -11,7 +11,7 @@ const LABEL_WIDTH = 190;
 const PLOT_WIDTH = 900;
 const AXIS_HEIGHT = 28;
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -36,7 +36,7 @@ export function timelineSvg(steps: readonly StepEvent[], failing?: number): stri
   const parts: string[] = [];
   lanes.forEach((lane, i) => {
     const y = AXIS_HEIGHT + i * LANE_HEIGHT;
-    parts.push(`<text x="4" y="${y + 21}" class="lane">${escape(lane)}</text>`);
+    parts.push(`<text x="4" y="${y + 21}" class="lane">${escapeHtml(lane)}</text>`);
     parts.push(
       `<line x1="${LABEL_WIDTH}" x2="${LABEL_WIDTH + PLOT_WIDTH}" y1="${y + LANE_HEIGHT}" y2="${y + LANE_HEIGHT}" class="grid"/>`,
     );
@@ -54,10 +54,10 @@ export function timelineSvg(steps: readonly StepEvent[], failing?: number): stri
       .trim();
     const title = `${label(step)} — ${step.ok ? 'ok' : `ERROR: ${step.error ?? ''}`} — ${(step.end - step.start).toFixed(2)} ms`;
     parts.push(
-      `<rect x="${x(step.start)}" y="${y}" width="${width}" height="${LANE_HEIGHT - 12}" class="${classes}" data-step="${step.index}"><title>${escape(title)}</title></rect>`,
+      `<rect x="${x(step.start)}" y="${y}" width="${width}" height="${LANE_HEIGHT - 12}" class="${classes}" data-step="${step.index}"><title>${escapeHtml(title)}</title></rect>`,
     );
     if (width > 60) {
-      parts.push(`<text x="${x(step.start) + 3}" y="${y + 15}" class="barlabel">${escape(step.op)}</text>`);
+      parts.push(`<text x="${x(step.start) + 3}" y="${y + 15}" class="barlabel">${escapeHtml(step.op)}</text>`);
     }
   }
   const width = LABEL_WIDTH + PLOT_WIDTH + 20;
@@ -67,7 +67,7 @@ export function timelineSvg(steps: readonly StepEvent[], failing?: number): stri
 function table(steps: readonly StepEvent[], failing?: number): string {
   const rows = steps.map(
     (s) =>
-      `<tr class="${s.ok ? '' : 'err'}${s.index === failing ? ' failing' : ''}"><td>${s.index}</td><td>${escape(s.actor)}</td><td>${s.pid}</td><td>${escape(label(s))}</td><td>${s.start.toFixed(2)}</td><td>${(s.end - s.start).toFixed(2)}</td><td>${s.ok ? 'ok' : escape(s.error ?? 'error')}</td></tr>`,
+      `<tr class="${s.ok ? '' : 'err'}${s.index === failing ? ' failing' : ''}"><td>${s.index}</td><td>${escapeHtml(s.actor)}</td><td>${s.pid}</td><td>${escapeHtml(label(s))}</td><td>${s.start.toFixed(2)}</td><td>${(s.end - s.start).toFixed(2)}</td><td>${s.ok ? 'ok' : escapeHtml(s.error ?? 'error')}</td></tr>`,
   );
   return `<table><tr><th>#</th><th>actor</th><th>pid</th><th>step</th><th>start ms</th><th>ms</th><th>outcome</th></tr>${rows.join('')}</table>`;
 }
@@ -82,11 +82,11 @@ export function timelineHtml(heading: string, error: string, sections: readonly 
   const body = sections
     .map((section) => {
       const failing = [...section.steps].reverse().find((s) => !s.ok)?.index;
-      return `<h2>${escape(section.title)} (${section.steps.length} steps)</h2>${timelineSvg(section.steps, failing)}${table(section.steps, failing)}`;
+      return `<h2>${escapeHtml(section.title)} (${section.steps.length} steps)</h2>${timelineSvg(section.steps, failing)}${table(section.steps, failing)}`;
     })
     .join('\n');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(heading)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(heading)}</title>
 <style>
 body { font: 14px system-ui, sans-serif; margin: 20px; color: #222; }
 .error { background: #fee; border-left: 4px solid #c00; padding: 8px; white-space: pre-wrap; font-family: monospace; }
@@ -97,8 +97,8 @@ table { border-collapse: collapse; margin: 10px 0 30px; font: 12px monospace; }
 td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: left; }
 tr.err td { background: #fdd; } tr.failing td { font-weight: bold; }
 </style></head><body>
-<h1>${escape(heading)}</h1>
-<div class="error">${escape(error)}</div>
+<h1>${escapeHtml(heading)}</h1>
+<div class="error">${escapeHtml(error)}</div>
 ${body}
 </body></html>
 `;
