@@ -57,7 +57,9 @@ export function timelineSvg(steps: readonly StepEvent[], failing?: number): stri
       `<rect x="${x(step.start)}" y="${y}" width="${width}" height="${LANE_HEIGHT - 12}" class="${classes}" data-step="${step.index}"><title>${escapeHtml(title)}</title></rect>`,
     );
     if (width > 60) {
-      parts.push(`<text x="${x(step.start) + 3}" y="${y + 15}" class="barlabel">${escapeHtml(step.op)}</text>`);
+      parts.push(
+        `<text x="${x(step.start) + 3}" y="${y + 15}" class="barlabel">${escapeHtml(step.op)}</text>`,
+      );
     }
   }
   const width = LABEL_WIDTH + PLOT_WIDTH + 20;
