@@ -1,3 +1,5 @@
+import { classifyDuckDBError, messageOf } from './index/duckdb-errors.js';
+
 /**
  * Errors a person sees. Each says what went wrong, on which file or process, and what to do next,
  * in one line. `kind` lets the CLIs pick exit codes without parsing messages.
@@ -16,4 +18,34 @@ export class EmbecodeError extends Error {
 
 export function usageError(message: string): EmbecodeError {
   return new EmbecodeError('usage', message);
+}
+
+/**
+ * The kind a step's error is recorded under: an EmbecodeError's kind (`locked` reads as
+ * `lock-conflict`, as DuckDB's own conflicts do), a `kind` carried across a process boundary, or
+ * DuckDB's message class.
+ */
+export function errorKindOf(error: unknown): string {
+  if (error instanceof EmbecodeError) return error.kind === 'locked' ? 'lock-conflict' : error.kind;
+  const carried = (error as { kind?: unknown } | null)?.kind;
+  if (typeof carried === 'string') return carried === 'locked' ? 'lock-conflict' : carried;
+  return classifyDuckDBError(error).kind;
+}
+
+/** The words a trace should show: DuckDB's own text where an EmbecodeError wraps it. */
+export function rootMessage(error: unknown): string {
+  return error instanceof EmbecodeError && error.cause !== undefined
+    ? messageOf(error.cause)
+    : messageOf(error);
+}
+
+/** An error reported by another process, with the kind it was classified under there. */
+export class RemoteError extends Error {
+  constructor(
+    message: string,
+    readonly kind: string,
+  ) {
+    super(message);
+    this.name = 'RemoteError';
+  }
 }

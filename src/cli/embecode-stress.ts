@@ -36,6 +36,7 @@ interface RunFlags {
   workers?: string;
   shard?: string;
   artifacts?: string;
+  faults?: boolean;
   runs?: string;
   seed?: string;
   maxCommands?: string;
@@ -54,6 +55,7 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
       ? {}
       : { maxCommands: parseCount(flags.maxCommands, '--max-commands') }),
     ...(flags.timeLimit === undefined ? {} : { timeLimitS: parseSeconds(flags.timeLimit, '--time-limit') }),
+    ...(flags.faults === true ? { faults: true } : {}),
   };
 }
 
@@ -98,6 +100,10 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--seed <n>', 'fast-check seed (env STRESS_SEED)')
     .option('--max-commands <k>', 'longest command sequence (env STRESS_MAX_COMMANDS)')
     .option('--time-limit <s>', 'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S)')
+    .option(
+      '--faults',
+      'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1)',
+    )
     .option('--workers <n>', 'run in N parallel worker processes, each with its own seed')
     .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own)')
     .option('--artifacts <dir>', 'where failure artifacts go (env STRESS_ARTIFACTS, default .stress)')

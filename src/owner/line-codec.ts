@@ -1,7 +1,17 @@
 import { EmbecodeError } from '../errors.js';
 import type { OwnerRequest } from './protocol.js';
 
-const OPS = new Set(['open', 'write', 'delete', 'checkpoint', 'release', 'acquire', 'status', 'shutdown']);
+/** The owner child's operations; other protocol children pass their own set. */
+export const OWNER_OPS: ReadonlySet<string> = new Set([
+  'open',
+  'write',
+  'delete',
+  'checkpoint',
+  'release',
+  'acquire',
+  'status',
+  'shutdown',
+]);
 
 /** A piece of a request as an error message shows it: one line, at most 80 characters, never throwing. */
 function shown(value: unknown): string {
@@ -15,7 +25,7 @@ function oneLine(text: string): string {
 }
 
 /** Parses one request line; a bad line is an EmbecodeError('protocol') that names what is wrong. */
-export function decodeRequest(line: string): OwnerRequest {
+export function decodeRequest(line: string, ops: ReadonlySet<string> = OWNER_OPS): OwnerRequest {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -28,7 +38,7 @@ export function decodeRequest(line: string): OwnerRequest {
   if (typeof record.id !== 'number' || !Number.isInteger(record.id)) {
     throw new EmbecodeError('protocol', 'request needs an integer id');
   }
-  if (typeof record.op !== 'string' || !OPS.has(record.op)) {
+  if (typeof record.op !== 'string' || !ops.has(record.op)) {
     throw new EmbecodeError('protocol', `unknown op '${shown(record.op)}'`);
   }
   const args = record.args;

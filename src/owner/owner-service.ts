@@ -1,5 +1,4 @@
-import { EmbecodeError } from '../errors.js';
-import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
+import { EmbecodeError, errorKindOf, rootMessage } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import { prepareFile } from '../index/prepare.js';
 import type { OwnerSide, Strategy } from '../strategies/strategy.js';
@@ -26,15 +25,11 @@ export class OwnerService {
       const result = await this.dispatch(request);
       return { id: request.id, ok: true, result, ms: performance.now() - started };
     } catch (error) {
-      const kind = error instanceof EmbecodeError ? error.kind : classifyDuckDBError(error).kind;
-      // The DuckDB text is what the trace must show; EmbecodeError keeps it as the cause.
-      const cause = error instanceof EmbecodeError && error.cause !== undefined ? error.cause : error;
-      const kindName = kind === 'locked' ? 'lock-conflict' : kind;
       return {
         id: request.id,
         ok: false,
-        error: messageOf(cause),
-        kind: kindName,
+        error: rootMessage(error),
+        kind: errorKindOf(error),
         ms: performance.now() - started,
       };
     }

@@ -36,9 +36,10 @@ export type OwnerReply =
       readonly ms: number;
     };
 
-/** First line the child prints once it can take requests. */
+/** First line a protocol child prints once it can take requests. */
 export interface OwnerHello {
-  readonly hello: 'embecode-owner';
+  /** Which child this is: `embecode-owner` or `embecode-reader`. */
+  readonly hello: string;
   readonly protocol: number;
   readonly pid: number;
   readonly strategy: string;

@@ -40,6 +40,9 @@ export function visibility(history: readonly StepEvent[], search: StepEvent, tok
   return certain && !maybeReplaced ? 'must-see' : 'either';
 }
 
+/** Undetermined steps (owner died mid-step) tried both ways; beyond this many, the rest count as landed. */
+const MAX_UNDETERMINED = 8;
+
 /** A failed contract: one line for the report. */
 export interface Violation {
   readonly message: string;
@@ -82,20 +85,32 @@ function publishedPrefix(
 ): Violation | undefined {
   const mutations = history.filter((e) => isMutation(e) && applied(e) !== 'no' && e.start < search.end);
   const seen = new Set(search.seen ?? []);
-  const contentAfter = (count: number): Map<string, string | undefined> => {
+  // A step whose owner died may or may not have landed: try the prefix with and without each.
+  const maybe = mutations.flatMap((m, i) => (applied(m) === 'maybe' ? [i] : []));
+  const contentAfter = (count: number, dropped: ReadonlySet<number>): Set<string> => {
     const files = new Map<string, string | undefined>();
-    for (const m of mutations.slice(0, count))
-      files.set(pathOf(m), m.op === 'write' ? String(m.args.token) : undefined);
-    return files;
+    mutations.slice(0, count).forEach((m, i) => {
+      if (!dropped.has(i)) files.set(pathOf(m), m.op === 'write' ? String(m.args.token) : undefined);
+    });
+    return new Set([...files.values()].filter((t): t is string => t !== undefined));
   };
-  const explains = (count: number): boolean => {
-    const files = contentAfter(count);
-    const visible = new Set([...files.values()].filter((t): t is string => t !== undefined));
+  const explainsWith = (count: number, dropped: ReadonlySet<number>): boolean => {
+    const visible = contentAfter(count, dropped);
     if (visible.has(token) !== seen.has(token)) return false;
     for (const other of seen) if (!visible.has(other)) return false;
     return true;
   };
-  const acknowledgedBefore = mutations.filter((m) => m.ok && m.end < search.start).length;
+  const explains = (count: number): boolean => {
+    const open = maybe.filter((i) => i < count).slice(0, MAX_UNDETERMINED);
+    for (let mask = 0; mask < 1 << open.length; mask++) {
+      if (explainsWith(count, new Set(open.filter((_, bit) => (mask >> bit) & 1)))) return true;
+    }
+    return false;
+  };
+  const acknowledgedBefore = mutations.reduce(
+    (last, m, i) => (m.ok && m.end < search.start ? i + 1 : last),
+    0,
+  );
   // A snapshot owner publishes before it acknowledges, so an acknowledged write is a published one.
   const earlier = state.prefixes.filter((p) => p.end < search.start).map((p) => p.prefix);
   const lowest = Math.max(acknowledgedBefore, ...earlier);

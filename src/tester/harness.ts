@@ -2,21 +2,24 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { RemoteError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
 import { OwnerClient } from '../owner/owner-client.js';
 import { onTerminate } from '../process/cleanup.js';
+import { ProtocolClient } from '../process/protocol-client.js';
 import { getStrategy } from '../strategies/registry.js';
-import type { Strategy } from '../strategies/strategy.js';
+import type { ReaderSide, Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { stressCommands } from './commands/index.js';
 import type { StepEvent } from './history.js';
 import { initialModel, type StressModel } from './model.js';
+import { RemoteReader } from './remote-reader.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type StressSummary, toReportStep } from './report.js';
 import type { StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
-import { type OwnerHandle, StressWorld } from './world.js';
+import { type FaultControl, type OwnerHandle, StressWorld } from './world.js';
 
 /** What the harness reports while it works (for a progress line). */
 export interface ProgressEvent {
@@ -66,6 +69,9 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   const base = mkdtempSync(join(tmpdir(), `embecode-stress-${strategy.name}-`));
   const forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
   let owner: OwnerClient | undefined;
+  // With faults the reader lives in a child of its own, so the nemesis can SIGKILL it.
+  let readerChild: ProtocolClient | undefined;
+  const faults = settings.faults === true;
 
   let runs = 0;
   let firstFailure: FailedRun | undefined;
@@ -73,7 +79,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   let shrinkStep = 0;
 
   const property = fc.asyncProperty(
-    fc.commands(stressCommands(), {
+    fc.commands(stressCommands({ faults }), {
       maxCommands: settings.maxCommands,
       ...(settings.replayPath === undefined ? {} : { replayPath: settings.replayPath }),
     }),
@@ -84,7 +90,36 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       mkdirSync(dir);
       try {
         if (owner === undefined || !owner.alive) owner = await OwnerClient.start(strategy.name);
-        await executeRun({ strategy, embedder, owner, dir }, commands);
+        const dbPath = join(dir, 'index.db');
+        const startReader = async (): Promise<RemoteReader> => {
+          if (readerChild === undefined || !readerChild.alive) {
+            readerChild = await ProtocolClient.start('stress-reader', strategy.name);
+          }
+          const reader = new RemoteReader(readerChild);
+          await reader.attach(dbPath, dir);
+          return reader;
+        };
+        const control: FaultControl = {
+          killOwner: async () => owner?.kill(),
+          restartOwner: async () => {
+            owner = await OwnerClient.start(strategy.name);
+            const opened = await owner.request('open', { db: dbPath, dir });
+            if (!opened.ok) throw new RemoteError(opened.error, opened.kind);
+            return owner;
+          },
+          killReader: async () => readerChild?.kill(),
+          restartReader: startReader,
+        };
+        await executeRun(
+          {
+            strategy,
+            embedder,
+            owner,
+            dir,
+            ...(faults ? { reader: await startReader(), faults: control } : {}),
+          },
+          commands,
+        );
       } catch (error) {
         if (!(error instanceof RunFailure)) throw error;
         lastFailure = { steps: error.world.history.steps, stderr: owner?.stderr ?? '' };
@@ -155,6 +190,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     };
   } finally {
     await owner?.stop().catch(() => undefined);
+    await readerChild?.stop().catch(() => undefined);
     rmSync(base, { recursive: true, force: true });
     forgetBase();
   }
@@ -166,6 +202,10 @@ export interface RunContext {
   readonly owner: OwnerHandle;
   /** A fresh directory for this run's index file and the strategy's own files. */
   readonly dir: string;
+  /** The run's reader; default: the strategy's reader in this process. */
+  readonly reader?: ReaderSide;
+  /** Present when the run injects faults. */
+  readonly faults?: FaultControl;
 }
 
 /** A run whose commands failed; carries the world so its history can be reported. */
@@ -191,8 +231,8 @@ export async function executeRun(
   const dbPath = join(dir, 'index.db');
   const opened = await owner.request('open', { db: dbPath, dir });
   if (!opened.ok) throw new SetupError(`owner ${owner.pid} could not open ${dbPath}: ${opened.error}`);
-  const reader = strategy.createReader({ dbPath, workDir: dir, embedder });
-  const world = new StressWorld(strategy, owner, reader, embedder);
+  const reader = context.reader ?? strategy.createReader({ dbPath, workDir: dir, embedder });
+  const world = new StressWorld(strategy, owner, reader, embedder, context.faults);
   try {
     await fc.asyncModelRun(
       () => ({ model: initialModel(strategy.readerNeedsOwner === true), real: world }),
@@ -202,8 +242,8 @@ export async function executeRun(
   } catch (error) {
     throw new RunFailure(world, error);
   } finally {
-    await reader.close().catch(() => undefined);
-    await owner.request('release').catch(() => undefined);
+    await world.reader.close().catch(() => undefined);
+    await world.ownerHandle.request('release').catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
-/** Who did a step: the owner child, or the reader (the tester process itself). */
-export type Actor = 'owner' | 'reader';
+/** Who did a step: the owner child, the reader, or the nemesis (faults the tester injects). */
+export type Actor = 'owner' | 'reader' | 'nemesis';
 
 /**
  * One recorded step. Times are milliseconds on the tester's own clock (performance.now() since

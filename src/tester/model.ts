@@ -7,6 +7,9 @@
 export interface StressModel {
   /** The strategy answers searches only through a holding owner (see Strategy.readerNeedsOwner). */
   readonly readerNeedsOwner: boolean;
+  /** The owner process is running (faults can kill it). */
+  ownerAlive: boolean;
+  /** The owner holds the index (it is alive and has not released it). */
   ownerHolds: boolean;
   readerOpen: boolean;
   /** Token currently in each file slot, per the acknowledged writes; undefined when deleted. */
@@ -21,6 +24,7 @@ export const FILE_PATHS = ['src/alpha.ts', 'src/beta.py', 'lib/gamma.go', 'delta
 export function initialModel(readerNeedsOwner = false): StressModel {
   return {
     readerNeedsOwner,
+    ownerAlive: true,
     ownerHolds: true,
     readerOpen: false,
     files: FILE_PATHS.map(() => undefined),

@@ -15,6 +15,8 @@ interface TokenBody {
   readonly path: string;
   readonly replayPath: string;
   readonly maxCommands: number;
+  /** Present (true) only for runs with faults: the command set differs. */
+  readonly faults?: boolean;
 }
 
 export function encodeReplayToken(settings: StressSettings & { path: string; replayPath: string }): string {
@@ -25,6 +27,7 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
     path: settings.path,
     replayPath: settings.replayPath,
     maxCommands: settings.maxCommands,
+    ...(settings.faults === true ? { faults: true } : {}),
   };
   return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
 }
@@ -62,7 +65,8 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     typeof body.replayPath !== 'string' ||
     typeof body.maxCommands !== 'number' ||
     !Number.isSafeInteger(body.maxCommands) ||
-    body.maxCommands < 1
+    body.maxCommands < 1 ||
+    (body.faults !== undefined && typeof body.faults !== 'boolean')
   ) {
     throw usageError(
       'replay token is damaged (fields missing or wrong); copy the whole token from the report',
@@ -74,6 +78,7 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     path: body.path,
     replayPath: body.replayPath,
     maxCommands: body.maxCommands,
+    ...(body.faults === true ? { faults: true } : {}),
     runs: 1,
   };
 }

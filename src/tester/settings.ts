@@ -6,6 +6,8 @@ export interface StressSettings {
   readonly runs: number;
   readonly seed: number;
   readonly maxCommands: number;
+  /** Generate nemesis commands too: SIGKILL the owner (also mid-write) and the reader, restart them. */
+  readonly faults?: boolean;
   /** Stop starting new runs after this many seconds, and report what was done. */
   readonly timeLimitS?: number;
   /** Replay only: fast-check's path to the counterexample. */
@@ -50,6 +52,14 @@ export function parseSeconds(raw: string, name: string): number {
   return value;
 }
 
+/** `1`/`true`/`yes` or `0`/`false`/`no`. */
+export function parseFlag(raw: string, name: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes'].includes(value)) return true;
+  if (['0', 'false', 'no'].includes(value)) return false;
+  throw usageError(`${name} must be 1 or 0 (true or false), got '${raw.slice(0, 40)}'`);
+}
+
 export function randomSeed(): number {
   return (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 }
@@ -70,5 +80,6 @@ export function settingsFromEnv(strategy: string, env: NodeJS.ProcessEnv = proce
         ? parseCount(env.STRESS_MAX_COMMANDS, 'STRESS_MAX_COMMANDS')
         : DEFAULTS.maxCommands,
     ...(timeLimit !== undefined ? { timeLimitS: parseSeconds(timeLimit, 'STRESS_TIME_LIMIT_S') } : {}),
+    ...(env.STRESS_FAULTS !== undefined ? { faults: parseFlag(env.STRESS_FAULTS, 'STRESS_FAULTS') } : {}),
   };
 }

@@ -83,6 +83,7 @@ export async function runWorkers(
             '--max-commands',
             String(settings.maxCommands),
             ...(settings.timeLimitS === undefined ? [] : ['--time-limit', String(settings.timeLimitS)]),
+            ...(settings.faults === true ? ['--faults'] : []),
             '--json',
           ];
           const child = execa(process.execPath, args, { reject: false, env: { ...extraEnv, CI: 'true' } });

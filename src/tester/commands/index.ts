@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { SearchMode } from '../../index/types.js';
 import { FILE_PATHS, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
+import { KillDuringWrite, KillOwner, KillReader, RestartOwner } from './fault-commands.js';
 import { OwnerAcquire, OwnerCheckpoint, OwnerDelete, OwnerRelease, OwnerWrite } from './owner-commands.js';
 import { ParallelBatch } from './parallel-batch.js';
 import { ReaderClose, ReaderOpen, ReaderSearch } from './reader-commands.js';
@@ -16,8 +17,18 @@ const mode = fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid');
 const pick = fc.nat({ max: 7 });
 
 /** Every command the tester may generate; fast-check picks among them and shrinks the sequence. */
-export function stressCommands(): fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>[] {
+export function stressCommands({
+  faults = false,
+} = {}): fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>[] {
+  const nemesis = [
+    fc.constant(new KillOwner()),
+    fc.tuple(file, suffix, fc.nat({ max: 30 })).map(([f, s, ms]) => new KillDuringWrite(f, s, ms)),
+    fc.constant(new RestartOwner()),
+    fc.constant(new RestartOwner()),
+    fc.constant(new KillReader()),
+  ];
   return [
+    ...(faults ? nemesis : []),
     fc.tuple(file, suffix, fc.nat({ max: 4 })).map(([f, s, n]) => new OwnerWrite(f, s, n)),
     file.map((f) => new OwnerDelete(f)),
     fc.constant(new OwnerCheckpoint()),

@@ -93,7 +93,7 @@ export class OwnerRelease implements OwnerCommand {
 /** owner.acquire(): re-opens the index read-write after a release. */
 export class OwnerAcquire implements OwnerCommand {
   check(model: Readonly<StressModel>): boolean {
-    return !model.ownerHolds;
+    return model.ownerAlive && !model.ownerHolds;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {

@@ -1,0 +1,174 @@
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import type { ResultPromise } from 'execa';
+import { EmbecodeError } from '../errors.js';
+import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply } from '../owner/protocol.js';
+import { spawnHelper, stopChild } from './children.js';
+
+const STDERR_KEEP = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Drives one real child process over the JSON-lines protocol of src/owner/protocol.ts (the
+ * tester's owner and reader children both speak it). Replies are matched to requests by id; the
+ * child's stderr is kept (the last 64 KiB) for failure traces.
+ */
+export class ProtocolClient {
+  readonly pid: number;
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: OwnerReply) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 1;
+  private stderrText = '';
+  private exited = false;
+
+  private constructor(
+    private readonly child: ResultPromise,
+    readonly hello: OwnerHello,
+    lines: AsyncIterableIterator<string>,
+  ) {
+    this.pid = hello.pid;
+    void this.readReplies(lines);
+    child.then(
+      () => this.onExit(),
+      () => this.onExit(),
+    );
+  }
+
+  /** Starts `dist/helpers/<helper>.js --strategy NAME` and waits for its hello line. */
+  static async start(
+    helper: string,
+    strategy: string,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<ProtocolClient> {
+    const child = spawnHelper(helper, ['--strategy', strategy]);
+    let stderr = '';
+    (child.stderr as Readable).setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+    });
+    const lines = createInterface({ input: child.stdout as Readable, crlfDelay: Number.POSITIVE_INFINITY })[
+      Symbol.asyncIterator
+    ]();
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    try {
+      const first = await lines.next();
+      if (first.done === true) {
+        await child.catch(() => undefined);
+        throw new EmbecodeError(
+          'internal',
+          `${helper} child for '${strategy}' exited before saying hello (exit ${child.exitCode ?? child.signalCode}): ${stderr.trim() || 'no stderr'}`,
+        );
+      }
+      const hello = JSON.parse(first.value) as OwnerHello;
+      if (typeof hello.hello !== 'string' || hello.protocol !== OWNER_PROTOCOL_VERSION) {
+        await stopChild(child);
+        throw new EmbecodeError(
+          'protocol',
+          `${helper} child spoke an unknown protocol: ${first.value.slice(0, 120)}`,
+        );
+      }
+      const client = new ProtocolClient(child, hello, lines);
+      client.stderrText = stderr;
+      (child.stderr as Readable).on('data', (chunk: string) => {
+        client.stderrText = (client.stderrText + chunk).slice(-STDERR_KEEP);
+      });
+      return client;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  /** What the child wrote to stderr so far (the last 64 KiB). */
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  /** Sends one request and resolves with its reply; rejects only if the child dies or times out. */
+  request(op: string, args?: Record<string, unknown>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<OwnerReply> {
+    if (this.exited) {
+      return Promise.reject(
+        new EmbecodeError('internal', `${this.hello.hello} ${this.pid} has exited; ${this.stderrTail()}`),
+      );
+    }
+    const id = this.nextId++;
+    const request = { id, op, ...(args === undefined ? {} : { args }) };
+    return new Promise<OwnerReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new EmbecodeError(
+            'internal',
+            `${this.hello.hello} ${this.pid} did not answer '${op}' within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      (this.child.stdin as Writable).write(`${JSON.stringify(request)}\n`);
+    });
+  }
+
+  /** Asks the child to close its index and exit; kills it if it does not within `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.exited) (this.child.stdin as Writable).end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      await this.child.catch(() => undefined);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills the child at once (a fault, or cleanup after a failure). */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.child.kill(signal);
+    await this.child.catch(() => undefined);
+  }
+
+  private async readReplies(lines: AsyncIterableIterator<string>): Promise<void> {
+    try {
+      for await (const line of { [Symbol.asyncIterator]: () => lines }) {
+        let reply: OwnerReply;
+        try {
+          reply = JSON.parse(line) as OwnerReply;
+        } catch {
+          this.stderrText += `\n[non-protocol stdout] ${line}`;
+          continue;
+        }
+        const waiter = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        waiter?.resolve(reply);
+      }
+    } catch {
+      // The stream fails only when the child dies; onExit reports that.
+    }
+  }
+
+  private onExit(): void {
+    this.exited = true;
+    const error = new EmbecodeError(
+      'internal',
+      `${this.hello.hello} ${this.pid} exited (${this.child.exitCode ?? this.child.signalCode}) with requests pending; ${this.stderrTail()}`,
+    );
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+
+  private stderrTail(): string {
+    const tail = this.stderrText.trim().split('\n').slice(-3).join(' | ');
+    return tail === '' ? 'its stderr was empty' : `its stderr ends: ${tail}`;
+  }
+}

@@ -1,0 +1,132 @@
+import { EmbecodeError, errorKindOf, RemoteError, rootMessage } from '../errors.js';
+import type { Embedder } from '../index/embedder.js';
+import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
+import type { OwnerReply, OwnerRequest } from '../owner/protocol.js';
+import type { ProtocolClient } from '../process/protocol-client.js';
+import type { ReaderSide, Strategy } from '../strategies/strategy.js';
+
+/**
+ * A reader in a process of its own (helpers/stress-reader.js), so that faults can SIGKILL it,
+ * even while it holds a READ_ONLY lock. The child runs the strategy's real reader side; this
+ * process talks to it over the same JSON-lines protocol as the owner child.
+ */
+
+export const READER_OPS: ReadonlySet<string> = new Set(['attach', 'open', 'close', 'search', 'shutdown']);
+
+/** The child side: one strategy reader per run (`attach` starts a new run on a new file). */
+export class ReaderService {
+  private reader: ReaderSide | undefined;
+
+  constructor(
+    private readonly strategy: Strategy,
+    private readonly embedder: Embedder,
+  ) {}
+
+  async handle(request: OwnerRequest): Promise<OwnerReply> {
+    const started = performance.now();
+    try {
+      const result = await this.dispatch(request);
+      return { id: request.id, ok: true, result, ms: performance.now() - started };
+    } catch (error) {
+      return {
+        id: request.id,
+        ok: false,
+        error: rootMessage(error),
+        kind: errorKindOf(error),
+        ms: performance.now() - started,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.reader?.close();
+    this.reader = undefined;
+  }
+
+  private async dispatch(request: OwnerRequest): Promise<unknown> {
+    const args = request.args ?? {};
+    // Reader ops share the owner protocol's frame, not its op names (READER_OPS is checked on decode).
+    switch (request.op as string) {
+      case 'attach':
+        await this.close();
+        this.reader = this.strategy.createReader({
+          dbPath: String(args.db),
+          workDir: String(args.dir),
+          embedder: this.embedder,
+        });
+        return null;
+      case 'open':
+        await this.current().open();
+        return null;
+      case 'close':
+        await this.current().close();
+        return null;
+      case 'search':
+        return this.current().search(String(args.query), {
+          mode: String(args.mode) as SearchMode,
+          topK: Number(args.topK),
+        });
+      case 'shutdown':
+        await this.close();
+        return null;
+      default:
+        throw new EmbecodeError('protocol', `unknown reader op '${request.op}'`);
+    }
+  }
+
+  private current(): ReaderSide {
+    if (this.reader === undefined)
+      throw new EmbecodeError('protocol', 'no run attached; send "attach" first');
+    return this.reader;
+  }
+}
+
+/** The tester's side: a ReaderSide whose every call is a request to the reader child. */
+export class RemoteReader implements ReaderSide {
+  private opened = false;
+
+  constructor(private readonly child: ProtocolClient) {}
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  get isOpen(): boolean {
+    return this.opened;
+  }
+
+  /** Points the child at this run's files. */
+  async attach(dbPath: string, workDir: string): Promise<void> {
+    await this.call('attach', { db: dbPath, dir: workDir });
+  }
+
+  async open(): Promise<void> {
+    await this.call('open');
+    this.opened = true;
+  }
+
+  async close(): Promise<void> {
+    if (!this.child.alive) {
+      this.opened = false;
+      return;
+    }
+    await this.call('close');
+    this.opened = false;
+  }
+
+  async search(query: string, options: SearchOptions): Promise<SearchResult[]> {
+    return (await this.call('search', {
+      query,
+      mode: options.mode ?? 'hybrid',
+      topK: options.topK ?? 10,
+    })) as SearchResult[];
+  }
+
+  private async call(op: string, args?: Record<string, unknown>): Promise<unknown> {
+    const reply = await this.child.request(op, args).catch((error: unknown) => {
+      throw new RemoteError(rootMessage(error), 'reader-died');
+    });
+    if (!reply.ok) throw new RemoteError(reply.error, reply.kind);
+    return reply.result;
+  }
+}
