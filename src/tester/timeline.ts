@@ -62,7 +62,7 @@ export function timelineSvg(steps: readonly StepEvent[], failing?: number): stri
       );
     }
   }
-  const width = LABEL_WIDTH + PLOT_WIDTH + 20;
+  const width = LABEL_WIDTH + PLOT_WIDTH + 70;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
 }
 
