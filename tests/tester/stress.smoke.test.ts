@@ -104,6 +104,21 @@ describe('embecode-stress CLI', () => {
     rmSync(artifact, { recursive: true, force: true });
   });
 
+  it('runs worker processes and merges their summaries (--workers 2)', async () => {
+    const tmp = mkdtempSync(join(scratch, 'workers-'));
+    const run = await stressCli(
+      ['run', '--strategy', 'readonly-direct', '--runs', '40', '--seed', '9', '--workers', '2', '--json'],
+      tmp,
+    );
+    expect(run.exitCode, run.stderr).toBe(1);
+    const summary = JSON.parse(run.stdout) as StressSummary;
+    expect(summary).toMatchObject({ strategy: 'readonly-direct', status: 'failed', seed: 9 });
+    expect(summary.counterexample?.steps.length).toBeLessThanOrEqual(2);
+    expect(summary.counterexample?.error).toMatch(/Conflicting lock is held/);
+    rmSync(summary.counterexample?.artifact as string, { recursive: true, force: true });
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it.each([
     [['run', '--strategy', 'nope'], /strategy/],
     [['run', '--strategy', 'readonly-direct', '--runs', '-3'], /--runs must be a positive integer/],
