@@ -1,8 +1,8 @@
-import { EmbecodeError, errorKindOf, rootMessage } from '../errors.js';
+import { EmbecodeError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import { prepareFile } from '../index/prepare.js';
 import type { OwnerSide, Strategy } from '../strategies/strategy.js';
-import type { OwnerReply, OwnerRequest, OwnerStatus, WriteArgs } from './protocol.js';
+import { answer, type OwnerReply, type OwnerRequest, type OwnerStatus, type WriteArgs } from './protocol.js';
 
 /**
  * What the owner does for each protocol request, independent of how requests arrive. The owner
@@ -19,20 +19,8 @@ export class OwnerService {
   ) {}
 
   /** Handles one request; never throws: failures become `ok: false` replies. */
-  async handle(request: OwnerRequest): Promise<OwnerReply> {
-    const started = performance.now();
-    try {
-      const result = await this.dispatch(request);
-      return { id: request.id, ok: true, result, ms: performance.now() - started };
-    } catch (error) {
-      return {
-        id: request.id,
-        ok: false,
-        error: rootMessage(error),
-        kind: errorKindOf(error),
-        ms: performance.now() - started,
-      };
-    }
+  handle(request: OwnerRequest): Promise<OwnerReply> {
+    return answer(request, () => this.dispatch(request));
   }
 
   async close(): Promise<void> {

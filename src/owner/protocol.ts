@@ -1,3 +1,5 @@
+import { errorKindOf, rootMessage } from '../errors.js';
+
 /**
  * The owner child's command protocol: one JSON object per line on stdin (requests) and stdout
  * (replies). stdout carries nothing else; the child's diagnostics go to stderr, which the parent
@@ -56,4 +58,24 @@ export interface OwnerStatus {
   readonly db: string | null;
   readonly files: number;
   readonly chunks: number;
+}
+
+/**
+ * Runs the work for one request and turns its outcome into a reply; never throws. A failure
+ * carries its kind and, where EmbecodeError wraps DuckDB, DuckDB's own words.
+ */
+export async function answer(request: OwnerRequest, work: () => Promise<unknown>): Promise<OwnerReply> {
+  const started = performance.now();
+  try {
+    const result = await work();
+    return { id: request.id, ok: true, result, ms: performance.now() - started };
+  } catch (error) {
+    return {
+      id: request.id,
+      ok: false,
+      error: rootMessage(error),
+      kind: errorKindOf(error),
+      ms: performance.now() - started,
+    };
+  }
 }

@@ -1,7 +1,15 @@
 import { createInterface } from 'node:readline';
 import { messageOf } from '../index/duckdb-errors.js';
+import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
 import { decodeRequest, salvageId } from '../owner/line-codec.js';
-import type { OwnerHello, OwnerReply, OwnerRequest } from '../owner/protocol.js';
+import {
+  OWNER_PROTOCOL_VERSION,
+  type OwnerHello,
+  type OwnerReply,
+  type OwnerRequest,
+} from '../owner/protocol.js';
+import { getStrategy } from '../strategies/registry.js';
+import type { Strategy } from '../strategies/strategy.js';
 
 function send(message: OwnerReply | OwnerHello): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -50,4 +58,35 @@ export function strategyArg(argv: readonly string[], helper: string): string {
   const name = at >= 0 ? argv[at + 1] : undefined;
   if (name === undefined) throw new Error(`usage: ${helper} --strategy NAME`);
   return name;
+}
+
+/** What a protocol child serves: one handler per request, one clean-up at the end. */
+export interface LineService {
+  handle(request: OwnerRequest): Promise<OwnerReply>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole main of a protocol child (`helpers/stress-owner.ts`, `helpers/stress-reader.ts`):
+ * reads `--strategy NAME`, builds the service, says hello, serves until stdin closes, cleans up.
+ */
+export function runProtocolChild(
+  name: string,
+  hello: string,
+  ops: ReadonlySet<string>,
+  createService: (strategy: Strategy, embedder: Embedder) => LineService,
+): void {
+  runHelper(name, async () => {
+    const strategy = getStrategy(strategyArg(process.argv.slice(2), name));
+    const service = createService(strategy, createDefaultEmbedder());
+    try {
+      await serveLines(
+        { hello, protocol: OWNER_PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
+        ops,
+        (request) => service.handle(request),
+      );
+    } finally {
+      await service.close();
+    }
+  });
 }

@@ -1,7 +1,7 @@
-import { EmbecodeError, errorKindOf, RemoteError, rootMessage } from '../errors.js';
+import { EmbecodeError, RemoteError, rootMessage } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
-import type { OwnerReply, OwnerRequest } from '../owner/protocol.js';
+import { answer, type OwnerReply, type OwnerRequest } from '../owner/protocol.js';
 import type { ProtocolClient } from '../process/protocol-client.js';
 import type { ReaderSide, Strategy } from '../strategies/strategy.js';
 
@@ -22,20 +22,8 @@ export class ReaderService {
     private readonly embedder: Embedder,
   ) {}
 
-  async handle(request: OwnerRequest): Promise<OwnerReply> {
-    const started = performance.now();
-    try {
-      const result = await this.dispatch(request);
-      return { id: request.id, ok: true, result, ms: performance.now() - started };
-    } catch (error) {
-      return {
-        id: request.id,
-        ok: false,
-        error: rootMessage(error),
-        kind: errorKindOf(error),
-        ms: performance.now() - started,
-      };
-    }
+  handle(request: OwnerRequest): Promise<OwnerReply> {
+    return answer(request, () => this.dispatch(request));
   }
 
   async close(): Promise<void> {
