@@ -294,6 +294,7 @@ export async function runSequence(
   const strategy = getStrategy(strategyName);
   const embedder = createDefaultEmbedder();
   const dir = mkdtempSync(join(tmpdir(), `embecode-sequence-${strategy.name}-`));
+  const forgetDir = onTerminate(() => rmSync(dir, { recursive: true, force: true }));
   const owner = await OwnerClient.start(strategy.name);
   try {
     const world = await executeRun({ strategy, embedder, owner, dir }, commands);
@@ -303,5 +304,6 @@ export async function runSequence(
   } finally {
     await owner.stop();
     rmSync(dir, { recursive: true, force: true });
+    forgetDir();
   }
 }
