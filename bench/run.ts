@@ -1,0 +1,83 @@
+import { electionRace } from './election.js';
+import { indexSearch } from './index-search.js';
+import { strategyCosts } from './strategy-costs.js';
+import { strategyLatency } from './strategy-latency.js';
+import { testerCost, timeToMinimalTrace } from './tester-cost.js';
+
+/**
+ * `npm run bench` (build, then `node dist/bench/run.js [SECTION...]`): runs every section, or the
+ * named ones. A section prints its own table; a failing section is reported and the others still
+ * run, and the exit code is then 1. Add a section by adding it to SECTIONS.
+ */
+
+export interface BenchSection {
+  readonly name: string;
+  readonly description: string;
+  run(): Promise<void>;
+}
+
+export const SECTIONS: readonly BenchSection[] = [
+  {
+    name: 'index-search',
+    description: 'indexing chunks/s and vector/bm25/hybrid search p50/p95 at ~10k and ~100k chunks',
+    run: indexSearch,
+  },
+  {
+    name: 'tester-cost',
+    description: 'cost of one tester run next to the same commands run in-process',
+    run: () => testerCost(),
+  },
+  {
+    name: 'minimal-trace',
+    description: 'readonly-direct: time from start to a printed minimal trace',
+    run: () => timeToMinimalTrace(),
+  },
+  {
+    name: 'strategy-latency',
+    description: 'ipc: a search through the owner next to the same search in the owner process',
+    run: strategyLatency,
+  },
+  {
+    name: 'strategy-costs',
+    description: 'each access strategy: reader latency, write throughput, staleness, lock conflicts',
+    run: strategyCosts,
+  },
+  {
+    name: 'election',
+    description: 'owner election races and takeover after SIGKILL, exactly one owner each round',
+    run: electionRace,
+  },
+];
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log('usage: node dist/bench/run.js [SECTION...]\n\nsections:');
+    for (const s of SECTIONS) console.log(`  ${s.name.padEnd(18)}${s.description}`);
+    return 0;
+  }
+  const unknown = argv.filter((name) => !SECTIONS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    console.error(
+      `bench: unknown section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`,
+    );
+    return 2;
+  }
+  const chosen = argv.length === 0 ? SECTIONS : SECTIONS.filter((s) => argv.includes(s.name));
+  let failed = 0;
+  for (const section of chosen) {
+    console.log(`\n== ${section.name}: ${section.description}`);
+    const start = performance.now();
+    try {
+      await section.run();
+      console.log(`(${section.name}: ${((performance.now() - start) / 1000).toFixed(1)} s)`);
+    } catch (error) {
+      failed++;
+      console.error(
+        `bench: section ${section.name} failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,214 @@
+import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import { EmbecodeError } from '../errors.js';
+
+/**
+ * Walks a project and yields the files worth indexing, with their text.
+ *
+ * Honours every `.gitignore` on the way down (a nested one applies to its own directory, as git does)
+ * and `.git/info/exclude`; always skips version-control, dependency and build directories; skips
+ * symbolic links (no cycles, nothing outside the project); and skips, with a reason, files that are
+ * binary, too large, not UTF-8 or unreadable. Nothing here throws for one bad file: a project with
+ * one unreadable file still gets indexed.
+ */
+
+/** Directories never worth indexing, whatever the ignore files say. */
+export const ALWAYS_SKIPPED_DIRS: ReadonlySet<string> = new Set([
+  '.git',
+  '.hg',
+  '.svn',
+  '.jj',
+  'node_modules',
+  'bower_components',
+  'dist',
+  'coverage',
+  '__pycache__',
+  '.venv',
+  'venv',
+  '.tox',
+  '.nox',
+  '.mypy_cache',
+  '.pytest_cache',
+  '.ruff_cache',
+  '.next',
+  '.nuxt',
+  '.turbo',
+  '.gradle',
+  '.idea',
+  '.vscode',
+  '.stress',
+]);
+
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+/** How much of a file is searched for a NUL byte to call it binary (what git itself looks at). */
+export const BINARY_SNIFF_BYTES = 8000;
+
+export type SkipReason = 'binary' | 'too-large' | 'not-utf8' | 'unreadable';
+
+export interface WalkedFile {
+  /** Project-relative, forward slashes, no leading `./`. */
+  readonly path: string;
+  readonly content: string;
+  /** Size in bytes on disk. */
+  readonly size: number;
+}
+
+export interface WalkOptions {
+  /** Files larger than this many bytes are skipped; default 1 MiB. */
+  readonly maxFileBytes?: number;
+  /** Called for each file that is skipped for what it contains or because it cannot be read. */
+  readonly onSkip?: (path: string, reason: SkipReason, detail: string) => void;
+  /** Called for directories that cannot be listed; the walk goes on without them. */
+  readonly onWarning?: (message: string) => void;
+  /** Project-relative paths (forward slashes) to leave out, e.g. the index file itself. */
+  readonly exclude?: Iterable<string>;
+}
+
+/** Throws a one-line usage error unless `dir` is an existing directory. */
+export async function assertDirectory(dir: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`;
+    throw new EmbecodeError('usage', `directory ${dir} ${why}`, { cause: error });
+  }
+  if (!isDir) throw new EmbecodeError('usage', `${dir} is not a directory`);
+}
+
+interface IgnoreScope {
+  /** Project-relative directory the rules belong to, '' for the root. */
+  readonly base: string;
+  readonly rules: Ignore;
+}
+
+/**
+ * Yields the indexable files under `root` in a stable order: each directory's files (sorted by name),
+ * then its subdirectories (sorted, depth first).
+ */
+export async function* walkProject(root: string, options: WalkOptions = {}): AsyncGenerator<WalkedFile> {
+  await assertDirectory(root);
+  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const exclude = new Set(options.exclude ?? []);
+  const rootScopes: IgnoreScope[] = [];
+  const infoExclude = readText(join(root, '.git', 'info', 'exclude'));
+  if (infoExclude !== undefined) rootScopes.push({ base: '', rules: ignore().add(infoExclude) });
+
+  // Explicit stack rather than recursion: deep trees do not grow the JS stack.
+  const stack: { rel: string; scopes: IgnoreScope[] }[] = [{ rel: '', scopes: rootScopes }];
+  while (stack.length > 0) {
+    const { rel, scopes: parentScopes } = stack.pop() as { rel: string; scopes: IgnoreScope[] };
+    const abs = rel === '' ? root : join(root, rel);
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch (error) {
+      options.onWarning?.(`cannot list ${rel === '' ? root : rel}: ${errorText(error)}`);
+      continue;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    let scopes = parentScopes;
+    if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
+      const text = readText(join(abs, '.gitignore'));
+      if (text !== undefined) scopes = [...parentScopes, { base: rel, rules: ignore().add(text) }];
+    }
+
+    const files: string[] = [];
+    const dirs: string[] = [];
+    for (const entry of entries) {
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (ALWAYS_SKIPPED_DIRS.has(entry.name) || isIgnored(scopes, path, true)) continue;
+        dirs.push(path);
+      } else if (entry.isFile()) {
+        if (exclude.has(path) || isIgnored(scopes, path, false)) continue;
+        files.push(path);
+      }
+      // Symbolic links, sockets, FIFOs and devices are left alone.
+    }
+
+    for (const path of files) {
+      const result = loadFile(root, path, maxBytes);
+      if ('content' in result) yield result;
+      else options.onSkip?.(result.path, result.reason, result.detail);
+    }
+    // Push in reverse so that directories are visited in sorted order.
+    for (let i = dirs.length - 1; i >= 0; i--) stack.push({ rel: dirs[i] as string, scopes });
+  }
+}
+
+function isIgnored(scopes: readonly IgnoreScope[], path: string, isDir: boolean): boolean {
+  for (const scope of scopes) {
+    const local = scope.base === '' ? path : path.slice(scope.base.length + 1);
+    if (scope.rules.ignores(isDir ? `${local}/` : local)) return true;
+  }
+  return false;
+}
+
+type LoadResult = WalkedFile | { path: string; reason: SkipReason; detail: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads one file with synchronous calls: for many small files they cost a tenth of the promise API
+ * (measured: 500 files in ~25 ms against ~250 ms of CPU), and a read of at most `maxBytes` blocks
+ * the event loop for well under a millisecond.
+ */
+function loadFile(root: string, path: string, maxBytes: number): LoadResult {
+  const abs = join(root, path);
+  let bytes: Buffer;
+  let fd: number | undefined;
+  try {
+    fd = openSync(abs, 'r');
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) return { path, reason: 'too-large', detail: `${size} bytes, limit ${maxBytes}` };
+    // One byte more than the size seen, to notice a file that grew since (it may be growing now).
+    const buffer = Buffer.allocUnsafe(size + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) break;
+    }
+    if (length > size) {
+      return { path, reason: 'too-large', detail: `grew while being read, limit ${maxBytes}` };
+    }
+    bytes = buffer.subarray(0, length);
+  } catch (error) {
+    return { path, reason: 'unreadable', detail: errorText(error) };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (isBinary(bytes)) return { path, reason: 'binary', detail: 'NUL byte in the first 8000 bytes' };
+  let content: string;
+  try {
+    content = utf8.decode(bytes);
+  } catch {
+    return { path, reason: 'not-utf8', detail: 'not valid UTF-8' };
+  }
+  return { path, content, size: bytes.length };
+}
+
+export function isBinary(bytes: Uint8Array): boolean {
+  return bytes.subarray(0, BINARY_SNIFF_BYTES).indexOf(0) !== -1;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code !== undefined) return code;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,243 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/process/children.js';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+
+/**
+ * The built CLI (`npm test` builds first), run as a real process with argument arrays, its
+ * default index location pointed into a temp dir through XDG_CACHE_HOME.
+ */
+const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'embecode.js');
+
+let cacheHome = '';
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is not built; run \`npm run build\` first`);
+});
+
+afterEach(removeTempDirs);
+
+async function run(args: readonly string[], options: { cwd?: string } = {}) {
+  const result = await execa(process.execPath, [CLI, ...args], {
+    reject: false,
+    env: { XDG_CACHE_HOME: cacheHome },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    timeout: 60_000,
+  });
+  return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Exit 2 with exactly one line on stderr, starting with `embecode: `. */
+function expectUsageError(
+  result: { code: number | undefined; stderr: string; stdout: string },
+  text?: string,
+) {
+  expect(result.code, result.stderr).toBe(2);
+  const lines = result.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^embecode: \S/);
+  if (text !== undefined) expect(lines[0]).toContain(text);
+  expect(result.stdout).toBe('');
+}
+
+const PROJECT: Record<string, string> = {
+  'src/server/routes.ts': `import { handleRequest } from './handler.js';
+
+export function registerQuuxblatRoutes(app: App): void {
+  app.get('/health', (req, res) => res.send('ok'));
+  app.post('/items', handleRequest);
+}
+`,
+  'src/server/handler.ts': `export async function handleRequest(req: Request, res: Response): Promise<void> {
+  const body = await req.json();
+  res.status(201).send(body);
+}
+`,
+  'src/util/strings.py': `def slugify(text):
+    return "-".join(text.lower().split())
+`,
+  'README.md': '# Demo\n\nRoutes are registered in the server module.\n',
+};
+
+async function makeProject(): Promise<string> {
+  cacheHome = await makeTempDir('embecode-cli-cache-');
+  const dir = join(await makeTempDir('embecode-cli-project-'), 'demo');
+  for (const [path, content] of Object.entries(PROJECT)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+  return dir;
+}
+
+describe('embecode CLI', () => {
+  it('indexes a project into the default location, then searches and describes it', async () => {
+    const dir = await makeProject();
+    const indexed = await run(['index', dir]);
+    expect(indexed.code, indexed.stderr).toBe(0);
+    expect(indexed.stdout).toContain('4 added, 0 updated, 0 deleted, 0 unchanged, 0 skipped');
+    expect(indexed.stderr).toBe('');
+
+    // Default location: $XDG_CACHE_HOME/embecode/<basename>-<hash of the real path>/index.db
+    const [entry, ...others] = await readdir(join(cacheHome, 'embecode'));
+    expect(others).toEqual([]);
+    expect(entry).toMatch(/^demo-[0-9a-f]{12}$/);
+    const dbPath = join(cacheHome, 'embecode', entry as string, 'index.db');
+    expect(existsSync(dbPath)).toBe(true);
+
+    for (const mode of ['hybrid', 'bm25', 'vector']) {
+      const searched = await run([
+        'search',
+        'registerQuuxblatRoutes',
+        '--dir',
+        dir,
+        '--mode',
+        mode,
+        '--json',
+      ]);
+      expect(searched.code, searched.stderr).toBe(0);
+      expect(searched.stderr).toBe('');
+      const parsed = JSON.parse(searched.stdout) as {
+        query: string;
+        mode: string;
+        results: { path: string; startLine: number; endLine: number; score: number; preview: string }[];
+      };
+      expect(Object.keys(parsed).sort()).toEqual(['mode', 'query', 'results']);
+      expect(parsed).toMatchObject({ query: 'registerQuuxblatRoutes', mode });
+      // The hashing embedder finds the README about routes about as similar as the code itself.
+      const top = mode === 'vector' ? parsed.results.slice(0, 2) : parsed.results.slice(0, 1);
+      expect(
+        top.map((r) => r.path),
+        mode,
+      ).toContain('src/server/routes.ts');
+      expect(Object.keys(parsed.results[0] ?? {}).sort()).toEqual([
+        'endLine',
+        'path',
+        'preview',
+        'score',
+        'startLine',
+      ]);
+    }
+
+    // From inside the project, with the defaults (--dir .), top-k and a path prefix.
+    const local = await run(['search', 'request', '--json', '--top-k', '1', '--path', './src/server'], {
+      cwd: dir,
+    });
+    expect(local.code, local.stderr).toBe(0);
+    const localParsed = JSON.parse(local.stdout) as { results: { path: string }[] };
+    expect(localParsed.results).toHaveLength(1);
+    expect(localParsed.results[0]?.path.startsWith('src/server/')).toBe(true);
+
+    const human = await run(['search', 'slugify', '--dir', dir, '--mode', 'bm25']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^1\. src\/util\/strings\.py:1-2 {2}\(score /);
+
+    const status = await run(['status', '--dir', dir, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const parsedStatus = JSON.parse(status.stdout) as Record<string, unknown>;
+    expect(parsedStatus).toMatchObject({ db: dbPath, files: 4, dimensions: 384, embedder: 'hashing-v1-384' });
+    expect(parsedStatus.chunks).toBeGreaterThanOrEqual(4);
+    expect(parsedStatus.sizeBytes).toBeGreaterThan(0);
+    const humanStatus = await run(['status', '--dir', dir]);
+    expect(humanStatus.stdout).toContain(dbPath);
+
+    // Catch-up: nothing changed, then one change.
+    const again = await run(['index', dir, '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      added: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 4,
+      files: 4,
+    });
+    await writeFile(join(dir, 'src/util/strings.py'), 'def slugify(text):\n    return text\n');
+    const changed = await run(['index', dir, '--json']);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ updated: 1, unchanged: 3 });
+  });
+
+  it('uses --db for index, search and status, and the same index for a symlinked path', async () => {
+    const dir = await makeProject();
+    const dbPath = join(await makeTempDir(), 'nested', 'dirs', 'index.db');
+    expect((await run(['index', dir, '--db', dbPath])).code).toBe(0);
+    expect(existsSync(dbPath)).toBe(true);
+    const searched = await run(['search', 'slugify', '--db', dbPath, '--json']);
+    expect((JSON.parse(searched.stdout) as { results: { path: string }[] }).results[0]?.path).toBe(
+      'src/util/strings.py',
+    );
+    expect(JSON.parse((await run(['status', '--db', dbPath, '--json'])).stdout)).toMatchObject({
+      db: dbPath,
+    });
+    expect(await readdir(cacheHome)).toEqual([]); // nothing went to the default location
+
+    const real = await realpath(dir);
+    const viaDot = await run(['index', '.', '--json'], { cwd: real });
+    expect(JSON.parse(viaDot.stdout)).toMatchObject({ dir: real, added: 4 });
+  });
+
+  it('gives an empty result and a one-line note for a punctuation-only query', async () => {
+    const dir = await makeProject();
+    await run(['index', dir]);
+    const result = await run(['search', '(){}[];', '--dir', dir, '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ query: '(){}[];', mode: 'hybrid', results: [] });
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^embecode: note: /);
+  });
+
+  describe('bad input: exit 2 and one line on stderr', () => {
+    it('a missing directory, or a file given as the directory', async () => {
+      const dir = await makeProject();
+      expectUsageError(await run(['index', join(dir, 'nope')]), join(dir, 'nope'));
+      expectUsageError(await run(['index', join(dir, 'README.md')]), 'not a directory');
+      expectUsageError(await run(['search', 'x', '--dir', join(dir, 'nope')]), join(dir, 'nope'));
+      expect(await readdir(cacheHome)).toEqual([]);
+    });
+
+    it('bad options and arguments', async () => {
+      const dir = await makeProject();
+      await run(['index', dir]);
+      expectUsageError(await run(['search', 'x', '--dir', dir, '--mode', 'fuzzy']), 'fuzzy');
+      expectUsageError(await run(['search', 'x', '--dir', dir, '--top-k', 'abc']), 'abc');
+      expectUsageError(await run(['search', 'x', '--dir', dir, '--top-k', '0']));
+      expectUsageError(await run(['search', 'x', '--dir', dir, '--top-k', '2.5']));
+      expectUsageError(await run(['search', '', '--dir', dir]), 'empty query');
+      expectUsageError(await run(['search', '   ', '--dir', dir]), 'empty query');
+      expectUsageError(await run(['search']));
+      expectUsageError(await run(['index', dir, '--frobnicate']), '--frobnicate');
+      expectUsageError(await run(['reindex']));
+      expectUsageError(await run([]));
+    });
+
+    it('a missing or corrupt index', async () => {
+      const dir = await makeProject();
+      expectUsageError(await run(['search', 'x', '--dir', dir]), 'embecode index');
+      expectUsageError(await run(['status', '--dir', dir]), 'embecode index');
+      const corrupt = join(await makeTempDir(), 'index.db');
+      await writeFile(corrupt, 'not a database at all\n'.repeat(400));
+      expectUsageError(await run(['search', 'x', '--db', corrupt]), corrupt);
+      expectUsageError(await run(['status', '--db', corrupt]), corrupt);
+      expectUsageError(await run(['index', dir, '--db', corrupt]), corrupt);
+    });
+
+    it('a --db path that cannot be written, leaving nothing behind', async () => {
+      const dir = await makeProject();
+      const base = await makeTempDir();
+      await writeFile(join(base, 'a-file'), 'x');
+      expectUsageError(await run(['index', dir, '--db', join(base, 'a-file', 'sub', 'index.db')]), 'a-file');
+      await mkdir(join(base, 'is-a-dir.db'));
+      expectUsageError(await run(['index', dir, '--db', join(base, 'is-a-dir.db')]), 'is-a-dir.db');
+      expect((await readdir(base)).sort()).toEqual(['a-file', 'is-a-dir.db']);
+      expect(await readdir(join(base, 'is-a-dir.db'))).toEqual([]);
+    });
+  });
+
+  it('prints help and exits 0', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('index');
+    expect(help.stdout).toContain('search');
+    expect(help.stdout).toContain('status');
+  });
+});

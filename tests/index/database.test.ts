@@ -1,0 +1,233 @@
+import { existsSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbecodeError } from '../../src/errors.js';
+import { Database } from '../../src/index/database.js';
+import { HashingEmbedder } from '../../src/index/embedder.js';
+import { prepareFile } from '../../src/index/prepare.js';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+
+const embedder = new HashingEmbedder({ dimensions: 64 });
+const opened: Database[] = [];
+
+afterEach(async () => {
+  for (const db of opened.splice(0)) db.close();
+  await removeTempDirs();
+});
+
+async function open(path: string, mode: 'owner' | 'reader' = 'owner', extra: object = {}): Promise<Database> {
+  const db = await Database.open(path, {
+    mode,
+    dimensions: embedder.dimensions,
+    embedder: embedder.name,
+    ...extra,
+  });
+  opened.push(db);
+  return db;
+}
+
+async function dbPath(): Promise<string> {
+  return join(await makeTempDir(), 'index.db');
+}
+
+const ALPHA =
+  'export function alphaOne() {\n  return 1;\n}\n\nexport function alphaTwo() {\n  return 2;\n}\n';
+const BETA = 'def beta_handler(request):\n    return request.body\n';
+
+async function rows(db: Database, sql: string): Promise<unknown[][]> {
+  return db.read(async (conn) => (await conn.runAndReadAll(sql)).getRows());
+}
+
+async function expectError(promise: Promise<unknown>, kind: string): Promise<EmbecodeError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(EmbecodeError);
+  expect((error as EmbecodeError).kind).toBe(kind);
+  expect((error as EmbecodeError).message).not.toContain('\n');
+  return error as EmbecodeError;
+}
+
+describe('Database', () => {
+  it('creates the schema and records version, dimensions and embedder', async () => {
+    const db = await open(await dbPath());
+    const tables = await rows(
+      db,
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_catalog = current_database() ORDER BY 1',
+    );
+    expect(tables.map((r) => r[0])).toEqual(['chunks', 'embeddings', 'files', 'meta', 'postings']);
+    const meta = Object.fromEntries((await rows(db, 'SELECT key, value FROM meta')).map(([k, v]) => [k, v]));
+    expect(meta).toEqual({ schema_version: '1', dimensions: '64', embedder: embedder.name });
+    expect(await db.stats()).toEqual({
+      files: 0,
+      chunks: 0,
+      postings: 0,
+      dimensions: 64,
+      embedder: embedder.name,
+    });
+    expect(db.mode).toBe('owner');
+  });
+
+  it('upserts, replaces and deletes files, each in one piece', async () => {
+    const db = await open(await dbPath());
+    await db.upsertFiles([
+      await prepareFile('src/alpha.ts', ALPHA, embedder),
+      await prepareFile('beta.py', BETA, embedder),
+    ]);
+    const first = await db.stats();
+    expect(first).toMatchObject({ files: 2, chunks: 3 });
+    expect(first.postings).toBeGreaterThan(0);
+    const hashes = await db.fileHashes();
+    expect([...hashes.keys()].sort()).toEqual(['beta.py', 'src/alpha.ts']);
+
+    // Replace: the old rows of the file go, the new ones come, other files are untouched.
+    const replaced = 'export function alphaThree() {\n  return 3;\n}\n';
+    await db.upsertFiles([await prepareFile('src/alpha.ts', replaced, embedder)]);
+    expect(await db.stats()).toMatchObject({ files: 2, chunks: 2 });
+    expect((await db.fileHashes()).get('src/alpha.ts')).not.toBe(hashes.get('src/alpha.ts'));
+    const contents = (await rows(db, 'SELECT content FROM chunks ORDER BY path')).map((r) => r[0]);
+    expect(contents).toEqual([BETA.trimEnd().concat('\n'), replaced]);
+    // Every table agrees on which chunks exist: no orphans left by the replace.
+    const orphans = await rows(
+      db,
+      `SELECT (SELECT count(*) FROM embeddings WHERE chunk_id NOT IN (SELECT id FROM chunks)),
+              (SELECT count(*) FROM postings WHERE chunk_id NOT IN (SELECT id FROM chunks)),
+              (SELECT count(DISTINCT chunk_id) FROM embeddings), (SELECT count(DISTINCT id) FROM chunks)`,
+    );
+    expect(orphans[0]?.map(Number)).toEqual([0, 0, 2, 2]);
+
+    await db.deleteFiles(['src/alpha.ts', 'not/indexed.ts']);
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 1 });
+    expect([...(await db.fileHashes()).keys()]).toEqual(['beta.py']);
+    await db.deleteFiles([]);
+    await db.upsertFiles([]);
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 1 });
+  });
+
+  it('stores a file with no chunks (empty file) and replaces it later', async () => {
+    const db = await open(await dbPath());
+    await db.upsertFiles([await prepareFile('empty.ts', '', embedder)]);
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 0, postings: 0 });
+    await db.upsertFiles([await prepareFile('empty.ts', 'const filled = 1;\n', embedder)]);
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 1 });
+  });
+
+  it('keeps its data across close and a new owner open, and keeps chunk ids unique', async () => {
+    const path = await dbPath();
+    const first = await open(path);
+    await first.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+    await first.checkpoint();
+    first.close();
+    expect(first.isOpen).toBe(false);
+    first.close(); // twice is fine
+
+    const again = await open(path);
+    expect(await again.stats()).toMatchObject({ files: 1, chunks: 2, dimensions: 64 });
+    await again.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    const ids = await rows(again, 'SELECT count(*), count(DISTINCT id) FROM chunks');
+    expect(ids[0]?.map(Number)).toEqual([3, 3]);
+  });
+
+  it('checkpoints the file itself (no WAL left behind)', async () => {
+    const path = await dbPath();
+    const db = await open(path);
+    await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+    await db.checkpoint();
+    expect(existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0).toBe(0);
+  });
+
+  it('opens the same data through either open route', async () => {
+    const path = await dbPath();
+    const owner = await open(path, 'owner', { openVia: 'options' });
+    await owner.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    owner.close();
+    for (const openVia of ['options', 'attach'] as const) {
+      const reader = await open(path, 'reader', { openVia });
+      expect(await reader.stats()).toMatchObject({ files: 1, chunks: 1 });
+      reader.close();
+    }
+  });
+
+  it('as a reader, reads but refuses every write', async () => {
+    const path = await dbPath();
+    const owner = await open(path);
+    await owner.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    owner.close();
+    const reader = await Database.open(path, { mode: 'reader' });
+    opened.push(reader);
+    expect(reader).toMatchObject({ mode: 'reader', dimensions: 64, embedder: embedder.name });
+    expect(await reader.stats()).toMatchObject({ files: 1, chunks: 1 });
+    const error = await expectError(
+      reader.upsertFiles([await prepareFile('x.ts', 'const x = 1;', embedder)]),
+      'usage',
+    );
+    expect(error.message).toContain('read-only');
+    await expectError(reader.deleteFiles(['beta.py']), 'usage');
+    await expectError(reader.checkpoint(), 'usage');
+    expect(await reader.stats()).toMatchObject({ files: 1, chunks: 1 });
+  });
+
+  it('refuses a different embedding size, for an open and for a write', async () => {
+    const path = await dbPath();
+    const owner = await open(path);
+    await expectError(
+      owner.upsertFiles([await prepareFile('a.ts', 'const a = 1;', new HashingEmbedder({ dimensions: 32 }))]),
+      'usage',
+    );
+    expect(await owner.stats()).toMatchObject({ files: 0, chunks: 0 });
+    owner.close();
+    const error = await expectError(Database.open(path, { mode: 'owner', dimensions: 128 }), 'usage');
+    expect(error.message).toContain('64');
+    expect(error.message).toContain('128');
+  });
+
+  it('reports a file that is not a DuckDB database as corrupt, to an owner and to a reader', async () => {
+    const path = await dbPath();
+    await writeFile(path, 'this is not a database '.repeat(500));
+    for (const mode of ['owner', 'reader'] as const) {
+      const error = await expectError(Database.open(path, { mode }), 'corrupt');
+      expect(error.message).toContain(path);
+    }
+  });
+
+  it('reports a DuckDB file that is not an embecode index as corrupt', async () => {
+    const path = await dbPath();
+    const instance = await DuckDBInstance.create(path);
+    const conn = await DuckDBConnection.create(instance);
+    await conn.run('CREATE TABLE unrelated (x INTEGER)');
+    conn.closeSync();
+    instance.closeSync();
+    for (const mode of ['owner', 'reader'] as const)
+      await expectError(Database.open(path, { mode }), 'corrupt');
+  });
+
+  it('reports a missing file to a reader as missing, and creates nothing', async () => {
+    const path = await dbPath();
+    await expectError(Database.open(path, { mode: 'reader' }), 'missing');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('fails every call after close with a one-line usage error', async () => {
+    const db = await open(await dbPath());
+    db.close();
+    await expectError(db.stats(), 'usage');
+    await expectError(db.fileHashes(), 'usage');
+    await expectError(db.upsertFiles([]), 'usage');
+    await expectError(db.checkpoint(), 'usage');
+    expect(db.vectorCache()).toBeUndefined();
+  });
+
+  it('rolls a failed write back completely', async () => {
+    const db = await open(await dbPath());
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    const good = await prepareFile('src/alpha.ts', ALPHA, embedder);
+    const bad = await prepareFile('bad.ts', 'const bad = 1;', new HashingEmbedder({ dimensions: 8 }));
+    await expectError(db.upsertFiles([good, bad]), 'usage');
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 1 });
+    await db.upsertFiles([good]);
+    expect(await db.stats()).toMatchObject({ files: 2, chunks: 3 });
+  });
+});

@@ -1,0 +1,348 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Database } from '../../src/index/database.js';
+import { createDefaultEmbedder } from '../../src/index/embedder.js';
+import { prepareFile } from '../../src/index/prepare.js';
+import { fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
+import type { SearchMode } from '../../src/index/types.js';
+import { VectorCache } from '../../src/index/vector-cache.js';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+
+const embedder = createDefaultEmbedder();
+const MODES: readonly SearchMode[] = ['vector', 'bm25', 'hybrid'];
+const opened: Database[] = [];
+
+afterEach(async () => {
+  for (const db of opened.splice(0)) db.close();
+  await removeTempDirs();
+});
+
+/** Files sharing most of their vocabulary, so that a ranking has to find the one that matters. */
+const CORPUS: Record<string, string> = {
+  'src/http/client.ts': `export async function sendRequest(url: string, body: unknown): Promise<Response> {
+  const response = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+  if (!response.ok) throw new Error('request failed: ' + response.status);
+  return response;
+}
+`,
+  'src/http/retry.ts': `export async function retryRequest(url: string, attempts: number): Promise<Response> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const response = await fetch(url);
+    if (response.ok) return response;
+  }
+  throw new Error('request failed after retries');
+}
+`,
+  'src/config/load.ts': `export function loadConfig(path: string): Config {
+  const text = readFileSync(path, 'utf8');
+  const config = JSON.parse(text) as Config;
+  return normaliseConfigDefaults(config);
+}
+`,
+  'src/config/zq.ts': `export function parseZqxwvSettings(text: string): Config {
+  const config = JSON.parse(text) as Config;
+  return config;
+}
+`,
+  'lib/geometry.py': `def polygon_area(points):
+    twice = 0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
+        twice += x1 * y2 - x2 * y1
+    return abs(twice) / 2
+`,
+  'docs/notes.md': `# Notes
+
+The request client sends JSON bodies and the retry helper repeats failed requests.
+Configuration is loaded from a JSON file.
+`,
+};
+
+async function indexCorpus(
+  files: Record<string, string> = CORPUS,
+): Promise<{ path: string; owner: Database; searcher: Searcher }> {
+  const path = join(await makeTempDir(), 'index.db');
+  const owner = await Database.open(path, {
+    mode: 'owner',
+    dimensions: embedder.dimensions,
+    embedder: embedder.name,
+  });
+  opened.push(owner);
+  const prepared = await Promise.all(Object.entries(files).map(([p, c]) => prepareFile(p, c, embedder)));
+  await owner.upsertFiles(prepared);
+  return { path, owner, searcher: new Searcher(owner, embedder) };
+}
+
+async function openReader(path: string): Promise<Searcher> {
+  const reader = await Database.open(path, { mode: 'reader' });
+  opened.push(reader);
+  return new Searcher(reader, embedder);
+}
+
+describe('Searcher', () => {
+  it('ranks the file holding a rare identifier first, in bm25 and in hybrid', async () => {
+    const { searcher } = await indexCorpus();
+    for (const mode of ['bm25', 'hybrid'] as const) {
+      const results = await searcher.search('parseZqxwvSettings', { mode });
+      expect(results[0]?.path, mode).toBe('src/config/zq.ts');
+    }
+    const [first] = await searcher.search('polygon_area', { mode: 'bm25' });
+    expect(first?.path).toBe('lib/geometry.py');
+  });
+
+  it('ranks near-duplicate text above unrelated text in vector search', async () => {
+    const { searcher } = await indexCorpus();
+    // Reworded and renamed, but the same code as src/http/retry.ts.
+    const query = `async function retryRequests(url, maxAttempts) {
+      for (let i = 0; i < maxAttempts; i++) { const response = await fetch(url); if (response.ok) return response; }
+      throw new Error('request failed after retries'); }`;
+    const results = await searcher.search(query, { mode: 'vector', topK: 10 });
+    const rank = (path: string) => results.findIndex((r) => r.path === path);
+    expect(rank('src/http/retry.ts')).toBe(0);
+    expect(rank('lib/geometry.py') === -1 || rank('lib/geometry.py') > rank('src/http/retry.ts')).toBe(true);
+    expect(results[0]?.score).toBeGreaterThan(0.5);
+  });
+
+  it('returns path, line range, score and a short preview, best first, at most topK', async () => {
+    const { searcher } = await indexCorpus();
+    for (const mode of MODES) {
+      const results = await searcher.search('request response fetch', { mode, topK: 2 });
+      expect(results.length, mode).toBe(2);
+      for (const r of results) {
+        expect(r.startLine).toBeGreaterThanOrEqual(1);
+        expect(r.endLine).toBeGreaterThanOrEqual(r.startLine);
+        expect(r.preview.split('\n').length).toBeLessThanOrEqual(3);
+        expect(r.preview.length).toBeLessThanOrEqual(200);
+        expect(r.preview.length).toBeGreaterThan(0);
+      }
+      expect((results[0]?.score ?? 0) >= (results[1]?.score ?? 0), mode).toBe(true);
+    }
+    const [hit] = await searcher.search('polygon_area', { mode: 'bm25', topK: 1 });
+    expect(hit).toMatchObject({ path: 'lib/geometry.py', startLine: 1, endLine: 5 });
+    expect(hit?.preview).toBe(
+      'def polygon_area(points):\n    twice = 0\n    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):',
+    );
+  });
+
+  it('filters by path prefix in every mode', async () => {
+    const { searcher } = await indexCorpus();
+    for (const mode of MODES) {
+      const results = await searcher.search('request config JSON', {
+        mode,
+        topK: 10,
+        pathPrefix: 'src/http/',
+      });
+      expect(results.length, mode).toBeGreaterThan(0);
+      expect(
+        results.every((r) => r.path.startsWith('src/http/')),
+        mode,
+      ).toBe(true);
+      expect(await searcher.search('request', { mode, pathPrefix: 'nowhere/' }), mode).toEqual([]);
+    }
+  });
+
+  it('returns an empty list for an empty or punctuation-only query', async () => {
+    const { searcher } = await indexCorpus();
+    for (const mode of MODES) {
+      for (const query of ['', '   ', '(){}[];,.!?', '- + * /', 'x']) {
+        expect(await searcher.search(query, { mode }), `${mode} ${JSON.stringify(query)}`).toEqual([]);
+      }
+    }
+  });
+
+  it('returns an empty list from an empty index, and for topK 0', async () => {
+    const { searcher } = await indexCorpus({});
+    for (const mode of MODES) expect(await searcher.search('loadConfig', { mode })).toEqual([]);
+    const full = await indexCorpus();
+    expect(await full.searcher.search('loadConfig', { topK: 0 })).toEqual([]);
+  });
+
+  it('gives the same results in the owner (vector cache) and in a reader (SQL)', async () => {
+    const { path, owner, searcher } = await indexCorpus();
+    const queries = ['request failed', 'loadConfig', 'polygon area points', 'JSON config'];
+    const fromCache = [];
+    for (const mode of MODES)
+      for (const query of queries) fromCache.push(await searcher.search(query, { mode, topK: 5 }));
+    expect((await owner.vectorCache())?.size).toBe((await owner.stats()).chunks);
+    owner.close();
+    const reader = await openReader(path);
+    let i = 0;
+    for (const mode of MODES) {
+      for (const query of queries) {
+        const cached = fromCache[i++] ?? [];
+        const fromSql = await reader.search(query, { mode, topK: 5 });
+        expect(cached.length, `${mode} ${query}`).toBeGreaterThan(0);
+        expect(
+          cached.map((r) => [r.path, r.startLine]),
+          `${mode} ${query}`,
+        ).toEqual(fromSql.map((r) => [r.path, r.startLine]));
+        cached.forEach((r, j) => {
+          expect(r.score).toBeCloseTo(fromSql[j]?.score ?? Number.NaN, 5);
+        });
+      }
+    }
+  });
+
+  it('keeps the vector cache in step with writes and deletes', async () => {
+    const { owner, searcher } = await indexCorpus();
+    await searcher.search('warm the cache', { mode: 'vector' });
+    const cache = await owner.vectorCache();
+    const before = cache?.size ?? 0;
+    await owner.upsertFiles([
+      await prepareFile('src/new.ts', 'export const brandNewFrobnicator = 1;\n', embedder),
+    ]);
+    expect(cache?.size).toBe(before + 1);
+    const [found] = await searcher.search('brandNewFrobnicator', { mode: 'vector' });
+    expect(found?.path).toBe('src/new.ts');
+    await owner.upsertFiles([
+      await prepareFile('src/new.ts', 'export const renamedFrobnicator = 2;\n', embedder),
+    ]);
+    expect(cache?.size).toBe(before + 1);
+    await owner.deleteFiles(['src/new.ts', 'src/http/client.ts']);
+    expect(cache?.size).toBe(before - 1);
+    const results = await searcher.search('brandNewFrobnicator sendRequest', { mode: 'vector', topK: 50 });
+    expect(results.some((r) => r.path === 'src/new.ts' || r.path === 'src/http/client.ts')).toBe(false);
+  });
+
+  it('loads the vector cache while writes are in flight without losing or doubling them', async () => {
+    const { owner, searcher } = await indexCorpus();
+    const before = (await owner.stats()).chunks;
+    const write = owner.upsertFiles([
+      await prepareFile('src/w1.ts', 'export const inFlightOne = 1;\n', embedder),
+    ]);
+    const search = searcher.search('inFlightOne', { mode: 'vector' });
+    const second = owner.upsertFiles([
+      await prepareFile('src/w2.ts', 'export const inFlightTwo = 2;\n', embedder),
+    ]);
+    await Promise.all([write, search, second]);
+    expect((await owner.vectorCache())?.size).toBe(before + 2);
+    for (const [query, path] of [
+      ['inFlightOne', 'src/w1.ts'],
+      ['inFlightTwo', 'src/w2.ts'],
+    ] as const) {
+      expect((await searcher.search(query, { mode: 'vector' }))[0]?.path).toBe(path);
+    }
+  });
+
+  it('sees a write as soon as it is acknowledged, in every mode', async () => {
+    const { owner, searcher } = await indexCorpus();
+    for (const mode of MODES) await searcher.search('anything at all', { mode });
+    await owner.upsertFiles([
+      await prepareFile('src/late.ts', 'export function lateArrivalXyz() {}\n', embedder),
+    ]);
+    for (const mode of MODES) {
+      const [first] = await searcher.search('lateArrivalXyz', { mode });
+      expect(first?.path, mode).toBe('src/late.ts');
+    }
+  });
+});
+
+describe('fuse (reciprocal rank fusion)', () => {
+  const hit = (id: number, path: string, startLine = 1): Hit => ({
+    id: BigInt(id),
+    path,
+    startLine,
+    endLine: startLine + 1,
+    score: 0,
+  });
+
+  it('sums 1 / (k + rank) over the lists and ranks by the sum', () => {
+    const a = hit(1, 'a.ts');
+    const b = hit(2, 'b.ts');
+    const c = hit(3, 'c.ts');
+    const fused = fuse(
+      [
+        [a, b, c],
+        [b, c],
+      ],
+      10,
+    );
+    expect(fused.map((h) => h.path)).toEqual(['b.ts', 'c.ts', 'a.ts']);
+    expect(fused[0]?.score).toBeCloseTo(1 / (RRF_K + 2) + 1 / (RRF_K + 1), 12);
+    expect(fused[1]?.score).toBeCloseTo(1 / (RRF_K + 3) + 1 / (RRF_K + 2), 12);
+    expect(fused[2]?.score).toBeCloseTo(1 / (RRF_K + 1), 12);
+    expect(RRF_K).toBe(60);
+  });
+
+  it('breaks equal sums by the rank in the first list, e.g. BM25 before vector', () => {
+    const lexicalFirst = hit(1, 'z/routes.ts');
+    const vectorFirst = hit(2, 'a/README.md');
+    const fused = fuse(
+      [
+        [lexicalFirst, vectorFirst],
+        [vectorFirst, lexicalFirst],
+      ],
+      2,
+    );
+    expect(fused[0]?.score).toBe(fused[1]?.score);
+    expect(fused.map((h) => h.path)).toEqual(['z/routes.ts', 'a/README.md']);
+  });
+
+  it('keeps topK, earlier lists deciding between single-list hits of equal rank', () => {
+    const fused = fuse([[hit(1, 'z.ts')], [hit(2, 'a.ts', 9)], [hit(3, 'a.ts', 2)]], 2);
+    expect(fused.map((h) => [h.path, h.startLine])).toEqual([
+      ['z.ts', 1],
+      ['a.ts', 9],
+    ]);
+    expect(fuse([], 5)).toEqual([]);
+  });
+});
+
+describe('VectorCache', () => {
+  const unit = (...xs: number[]) => {
+    const v = new Float32Array(4);
+    xs.forEach((x, i) => {
+      v[i] = x;
+    });
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  };
+  const chunk = (id: number, path: string, embedding: Float32Array) => ({
+    id: BigInt(id),
+    path,
+    startLine: id,
+    endLine: id + 1,
+    embedding,
+  });
+
+  it('ranks by inner product, ties by id, filters by prefix, and forgets removed chunks', () => {
+    const cache = new VectorCache(4);
+    cache.add(chunk(1, 'a/x.ts', unit(1, 0, 0, 0)));
+    cache.add(chunk(2, 'b/y.ts', unit(1, 1, 0, 0)));
+    cache.add(chunk(3, 'a/z.ts', unit(0, 0, 1, 0)));
+    cache.add(chunk(4, 'b/w.ts', unit(1, 0, 0, 0)));
+    const query = unit(1, 0, 0, 0);
+    expect(cache.search(query, 3).map((h) => Number(h.id))).toEqual([1, 4, 2]);
+    expect(cache.search(query, 10, 'b/').map((h) => h.path)).toEqual(['b/w.ts', 'b/y.ts']);
+    expect(cache.search(query, 1)[0]).toMatchObject({ path: 'a/x.ts', startLine: 1, endLine: 2 });
+    expect(cache.search(query, 1)[0]?.score).toBeCloseTo(1, 6);
+
+    cache.remove(1n);
+    cache.remove(99n);
+    expect(cache.size).toBe(3);
+    expect(cache.search(query, 10).map((h) => Number(h.id))).toEqual([4, 2, 3]);
+    // Re-adding an id replaces it.
+    cache.add(chunk(4, 'b/w.ts', unit(0, 0, 1, 0)));
+    expect(cache.size).toBe(3);
+    expect(cache.search(query, 1).map((h) => Number(h.id))).toEqual([2]);
+  });
+
+  it('grows past its first capacity and keeps the top K exact', () => {
+    const cache = new VectorCache(4);
+    for (let i = 1; i <= 3000; i++)
+      cache.add(chunk(i, `f${i}.ts`, unit(i % 7, (i * 3) % 5, 1, (i * 11) % 13)));
+    const query = unit(1, 2, 0, 3);
+    const brute = [...Array(3000).keys()]
+      .map((k) => {
+        const i = k + 1;
+        const v = unit(i % 7, (i * 3) % 5, 1, (i * 11) % 13);
+        return { id: i, score: v.reduce((sum, x, d) => sum + x * (query[d] as number), 0) };
+      })
+      .sort((a, b) => b.score - a.score || a.id - b.id)
+      .slice(0, 25);
+    const hits = cache.search(query, 25);
+    expect(hits.map((h) => h.score)).toEqual(hits.map((h) => h.score).sort((a, b) => b - a));
+    hits.forEach((h, i) => {
+      expect(h.score).toBeCloseTo(brute[i]?.score ?? Number.NaN, 5);
+    });
+  });
+});

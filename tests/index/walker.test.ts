@@ -1,0 +1,173 @@
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbecodeError } from '../../src/errors.js';
+import { assertDirectory, isBinary, type SkipReason, walkProject } from '../../src/index/walker.js';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+
+afterEach(removeTempDirs);
+
+async function write(root: string, files: Record<string, string | Uint8Array>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    const file = join(root, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
+}
+
+async function walk(root: string, options: Parameters<typeof walkProject>[1] = {}) {
+  const paths: string[] = [];
+  const skipped: { path: string; reason: SkipReason }[] = [];
+  const warnings: string[] = [];
+  for await (const file of walkProject(root, {
+    ...options,
+    onSkip: (path, reason) => skipped.push({ path, reason }),
+    onWarning: (message) => warnings.push(message),
+  })) {
+    paths.push(file.path);
+  }
+  return { paths, skipped, warnings };
+}
+
+describe('walkProject', () => {
+  it("yields project-relative forward-slash paths with content, each directory's files (sorted) before its subdirectories", async () => {
+    const root = await makeTempDir();
+    await write(root, { 'b.ts': 'b', 'a/z.py': 'z', 'a/b/c.go': 'package c', 'A.md': '# A' });
+    const files: { path: string; content: string; size: number }[] = [];
+    for await (const file of walkProject(root)) files.push(file);
+    expect(files.map((f) => f.path)).toEqual(['A.md', 'b.ts', 'a/z.py', 'a/b/c.go']);
+    expect(files.find((f) => f.path === 'a/b/c.go')).toMatchObject({ content: 'package c', size: 9 });
+  });
+
+  it('always skips .git, node_modules, dist and the like', async () => {
+    const root = await makeTempDir();
+    await write(root, {
+      'src/main.ts': 'main',
+      '.git/config': '[core]',
+      'node_modules/pkg/index.js': 'x',
+      'dist/main.js': 'x',
+      'pkg/node_modules/dep/a.js': 'x',
+      '__pycache__/m.pyc': 'x',
+      '.venv/lib/site.py': 'x',
+    });
+    expect((await walk(root)).paths).toEqual(['src/main.ts']);
+  });
+
+  it('honours the root .gitignore, nested .gitignore files, negation and .git/info/exclude', async () => {
+    const root = await makeTempDir();
+    await write(root, {
+      '.gitignore': '*.log\nbuild/\n!keep.log\n',
+      '.git/info/exclude': 'secret.txt\n',
+      'app.log': 'x',
+      'keep.log': 'kept',
+      'secret.txt': 'x',
+      'build/out.js': 'x',
+      'src/build.ts': 'a file named build is not the build/ directory',
+      'src/.gitignore': 'generated/\n/local.ts\n',
+      'src/generated/types.ts': 'x',
+      'src/local.ts': 'x',
+      'src/lib/local.ts': 'not anchored to src/lib, so kept',
+      'src/main.ts': 'main',
+      'other/generated/types.ts': 'the nested rule does not reach other/',
+    });
+    expect((await walk(root)).paths).toEqual([
+      '.gitignore',
+      'keep.log',
+      'other/generated/types.ts',
+      'src/.gitignore',
+      'src/build.ts',
+      'src/main.ts',
+      'src/lib/local.ts',
+    ]);
+  });
+
+  it('skips binary, oversized and non-UTF-8 files with a reason, and keeps going', async () => {
+    const root = await makeTempDir();
+    await write(root, {
+      'image.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]),
+      'big.txt': 'x'.repeat(2000),
+      'latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9]), // "café" in Latin-1
+      'ok.ts': 'export const ok = 1;',
+      'utf8.md': 'café ✓',
+    });
+    const { paths, skipped } = await walk(root, { maxFileBytes: 1000 });
+    expect(paths).toEqual(['ok.ts', 'utf8.md']);
+    expect(skipped).toEqual([
+      { path: 'big.txt', reason: 'too-large' },
+      { path: 'image.png', reason: 'binary' },
+      { path: 'latin1.txt', reason: 'not-utf8' },
+    ]);
+  });
+
+  it('reports files and directories that vanish or cannot be read, and keeps going', async () => {
+    const root = await makeTempDir();
+    const files: Record<string, string> = { 'zdir/inner.ts': 'x' };
+    for (let i = 0; i < 40; i++) files[`f${String(i).padStart(2, '0')}.ts`] = `export const f${i} = ${i};`;
+    await write(root, files);
+    const paths: string[] = [];
+    const skipped: { path: string; reason: SkipReason }[] = [];
+    const warnings: string[] = [];
+    for await (const file of walkProject(root, {
+      onSkip: (path, reason) => skipped.push({ path, reason }),
+      onWarning: (message) => warnings.push(message),
+    })) {
+      // Files are read a window at a time, directories after the files: both are still ahead.
+      if (paths.length === 0) await rm(join(root, 'f39.ts'));
+      if (paths.length === 0) await rm(join(root, 'zdir'), { recursive: true });
+      paths.push(file.path);
+    }
+    expect(paths).toHaveLength(39);
+    expect(skipped).toEqual([{ path: 'f39.ts', reason: 'unreadable' }]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('zdir');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('skips files without read permission (not as root)', async () => {
+    const root = await makeTempDir();
+    await write(root, { 'locked.ts': 'x', 'open.ts': 'y' });
+    await chmod(join(root, 'locked.ts'), 0o000);
+    const { paths, skipped } = await walk(root);
+    expect(paths).toEqual(['open.ts']);
+    expect(skipped).toEqual([{ path: 'locked.ts', reason: 'unreadable' }]);
+  });
+
+  it('does not follow symbolic links', async () => {
+    const root = await makeTempDir();
+    const outside = await makeTempDir();
+    await write(outside, { 'secret.ts': 'outside the project' });
+    await write(root, { 'real.ts': 'x' });
+    await symlink(outside, join(root, 'linked-dir'));
+    await symlink(join(outside, 'secret.ts'), join(root, 'linked.ts'));
+    await symlink(root, join(root, 'loop'));
+    expect((await walk(root)).paths).toEqual(['real.ts']);
+  });
+
+  it('leaves out excluded paths (the index file inside the project)', async () => {
+    const root = await makeTempDir();
+    await write(root, { 'a.ts': 'a', 'index.db.wal': 'wal text', 'sub/x.ts': 'x' });
+    expect((await walk(root, { exclude: ['index.db.wal', 'sub/x.ts'] })).paths).toEqual(['a.ts']);
+  });
+
+  it('fails with a one-line usage error for a missing directory or a file', async () => {
+    const root = await makeTempDir();
+    await write(root, { 'file.txt': 'x' });
+    for (const target of [join(root, 'missing'), join(root, 'file.txt')]) {
+      const error = await assertDirectory(target).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EmbecodeError);
+      expect(error).toMatchObject({ kind: 'usage' });
+      expect((error as Error).message).toContain(target);
+      expect((error as Error).message).not.toContain('\n');
+    }
+    await expect(walk(join(root, 'missing'))).rejects.toMatchObject({ kind: 'usage' });
+  });
+});
+
+describe('isBinary', () => {
+  it('looks for a NUL byte in the first 8000 bytes only', () => {
+    expect(isBinary(new Uint8Array([1, 2, 0, 3]))).toBe(true);
+    expect(isBinary(new TextEncoder().encode('plain text'))).toBe(false);
+    const late = new Uint8Array(9000).fill(0x61);
+    late[8500] = 0;
+    expect(isBinary(late)).toBe(false);
+  });
+});

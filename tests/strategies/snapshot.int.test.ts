@@ -1,0 +1,250 @@
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Database } from '../../src/index/database.js';
+import { createDefaultEmbedder } from '../../src/index/embedder.js';
+import { prepareFile } from '../../src/index/prepare.js';
+import { OwnerClient } from '../../src/owner/owner-client.js';
+import { liveChildCount } from '../../src/process/children.js';
+import {
+  CURRENT_FILE,
+  KEEP_PREVIOUS,
+  listSnapshots,
+  readCurrent,
+  SnapshotOwner,
+  SnapshotReader,
+  snapshotDir,
+} from '../../src/strategies/snapshot.js';
+import type { StrategyContext } from '../../src/strategies/strategy.js';
+import {
+  OwnerAcquire,
+  OwnerCheckpoint,
+  OwnerDelete,
+  OwnerRelease,
+  OwnerWrite,
+} from '../../src/tester/commands/owner-commands.js';
+import { ParallelBatch } from '../../src/tester/commands/parallel-batch.js';
+import { ReaderClose, ReaderOpen, ReaderSearch } from '../../src/tester/commands/reader-commands.js';
+import { runSequence, runStress } from '../../src/tester/harness.js';
+import type { StepEvent } from '../../src/tester/history.js';
+import { fileContent, tokensIn } from '../../src/tester/tokens.js';
+import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+
+const embedder = createDefaultEmbedder();
+
+afterEach(removeTempDirs);
+afterAll(() => {
+  expect(liveChildCount()).toBe(0);
+});
+
+function searches(history: readonly StepEvent[]): StepEvent[] {
+  return history.filter((e) => e.op === 'search');
+}
+
+async function context(): Promise<StrategyContext> {
+  const dir = await makeTempDir('embecode-snapshot-');
+  return { dbPath: join(dir, 'index.db'), workDir: dir, embedder };
+}
+
+async function prepared(path: string, token: string) {
+  return prepareFile(path, fileContent(path, token, 1), embedder);
+}
+
+async function seenBy(reader: SnapshotReader, token: string): Promise<string[]> {
+  const results = await reader.search(token, { mode: 'bm25', topK: 10 });
+  return [...new Set(results.flatMap((r) => tokensIn(r.preview)))];
+}
+
+describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
+  it('a search sees each acknowledged write, replace and delete', async () => {
+    const history = await runSequence('snapshot', [
+      new OwnerWrite(0, 'a', 0),
+      new ReaderOpen(),
+      new ReaderSearch('bm25', 0),
+      new OwnerWrite(0, 'b', 2),
+      new ReaderSearch('hybrid', 0),
+      new ReaderSearch('vector', 1),
+      new OwnerDelete(0),
+      new ReaderSearch('bm25', 0),
+      new ReaderClose(),
+    ]);
+    const seen = searches(history).map((s) => s.seen);
+    // Vector search ranks every chunk, so it shows the live token even when asked for the old one.
+    expect(seen).toEqual([['zqaxa'], ['zqbxb'], ['zqbxb'], []]);
+  });
+
+  it('readers keep searching the last snapshot while the owner has released the index', async () => {
+    const history = await runSequence('snapshot', [
+      new ReaderOpen(),
+      new OwnerWrite(1, 'a', 0),
+      new OwnerCheckpoint(),
+      new OwnerRelease(),
+      new ReaderSearch('bm25', 0),
+      new OwnerAcquire(),
+      new OwnerWrite(2, 'b', 0),
+      new ReaderSearch('bm25', 0),
+      new ReaderSearch('bm25', 1),
+    ]);
+    expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb'], ['zqaxa']]);
+  });
+
+  it('searches racing a write see a prefix and never go backwards', async () => {
+    const history = await runSequence('snapshot', [
+      new OwnerWrite(0, 'a', 0),
+      new ReaderOpen(),
+      new ParallelBatch(
+        [
+          { mode: 'bm25', pick: 0 },
+          { mode: 'hybrid', pick: 0 },
+          { mode: 'vector', pick: 0 },
+          { mode: 'bm25', pick: 0 },
+        ],
+        0,
+        'b',
+      ),
+      new ReaderSearch('bm25', 0),
+    ]);
+    expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
+  });
+
+  it('passes 20 generated runs', async () => {
+    const summary = await runStress(
+      { strategy: 'snapshot', runs: 20, seed: 20261127, maxCommands: 12 },
+      { artifacts: false },
+    );
+    expect(summary.status, JSON.stringify(summary.counterexample?.steps)).toBe('passed');
+  });
+});
+
+describe('snapshot: publishing', () => {
+  it('publishes an empty snapshot on acquire, so a reader opens at once', async () => {
+    const ctx = await context();
+    const owner = new SnapshotOwner(ctx);
+    await owner.acquire();
+    const reader = new SnapshotReader(ctx);
+    await reader.open();
+    expect(await seenBy(reader, 'zqabsent')).toEqual([]);
+    await reader.close();
+    await owner.close();
+  });
+
+  it('leaves only CURRENT and whole snapshots, and cleans old ones', async () => {
+    const ctx = await context();
+    const owner = new SnapshotOwner(ctx);
+    await owner.acquire();
+    for (let i = 0; i < 8; i++) await owner.write([await prepared('a.ts', `zqtokx${'abcdefgh'[i]}`)]);
+    const names = readdirSync(snapshotDir(ctx.workDir)).sort();
+    const snaps = listSnapshots(ctx.workDir);
+    expect(snaps).toHaveLength(KEEP_PREVIOUS + 1);
+    expect(names).toEqual([...snaps.map((s) => s.name), CURRENT_FILE].sort());
+    expect(readCurrent(ctx.workDir)?.name).toBe(snaps.at(-1)?.name);
+    // A published copy is a complete index, with no WAL beside it.
+    const copy = await Database.open(snaps.at(-1)?.path as string, { mode: 'reader' });
+    expect((await copy.stats()).files).toBe(1);
+    copy.close();
+    expect(existsSync(`${snaps.at(-1)?.path}.wal`)).toBe(false);
+    await owner.close();
+    expect(existsSync(snapshotDir(ctx.workDir))).toBe(false);
+  });
+
+  it('a new owner publishes above every earlier sequence number, and removes half-written files', async () => {
+    const ctx = await context();
+    const first = new SnapshotOwner(ctx);
+    await first.acquire();
+    await first.write([await prepared('a.ts', 'zqfirstx')]);
+    const before = readCurrent(ctx.workDir)?.seq ?? Number.POSITIVE_INFINITY;
+    await first.release();
+    // Left by an owner that died mid-publish.
+    writeFileSync(join(snapshotDir(ctx.workDir), 'tmp-0000000000000001.db'), 'half');
+    writeFileSync(join(snapshotDir(ctx.workDir), 'CURRENT.tmp'), 'half');
+    const second = new SnapshotOwner(ctx);
+    await second.acquire();
+    expect(readCurrent(ctx.workDir)?.seq).toBeGreaterThan(before);
+    expect(readdirSync(snapshotDir(ctx.workDir)).filter((n) => n.includes('tmp'))).toEqual([]);
+    await second.close();
+  });
+
+  it('a reader keeps an old snapshot that was deleted under it, then moves forward, never back', async () => {
+    const ctx = await context();
+    const owner = new SnapshotOwner(ctx);
+    await owner.acquire();
+    await owner.write([await prepared('a.ts', 'zqoldx')]);
+    const reader = new SnapshotReader(ctx);
+    await reader.open();
+    const firstSeq = reader.seq as number;
+    // A search in flight holds the old snapshot while the owner publishes past KEEP_PREVIOUS.
+    const inFlight = reader.search('zqoldx', { mode: 'hybrid', topK: 10 });
+    for (let i = 0; i < KEEP_PREVIOUS + 2; i++)
+      await owner.write([await prepared('b.ts', `zqnewx${'abcd'[i]}`)]);
+    expect(listSnapshots(ctx.workDir).some((s) => s.seq === firstSeq)).toBe(false);
+    expect((await inFlight).length).toBeGreaterThan(0);
+    expect(await seenBy(reader, 'zqnewxd')).toEqual(['zqnewxd']);
+    const moved = reader.seq as number;
+    expect(moved).toBeGreaterThan(firstSeq);
+    // CURRENT pointing back (it never does) would not move the reader back.
+    writeFileSync(
+      join(snapshotDir(ctx.workDir), CURRENT_FILE),
+      `snap-${String(firstSeq).padStart(16, '0')}.db\n`,
+    );
+    expect(await seenBy(reader, 'zqnewxd')).toEqual(['zqnewxd']);
+    expect(reader.seq).toBe(moved);
+    await reader.close();
+    await owner.close();
+  });
+
+  it('a reader with nothing published gets a clear error', async () => {
+    const ctx = await context();
+    mkdirSync(snapshotDir(ctx.workDir), { recursive: true });
+    await expect(new SnapshotReader(ctx).open()).rejects.toThrow(/no snapshot of .* is published/);
+  });
+
+  it('atomic publish: a reader in another process never sees a partial snapshot or a dangling CURRENT', async () => {
+    const dir = await makeTempDir('embecode-snapshot-race-');
+    const owner = await OwnerClient.start('snapshot');
+    try {
+      expect((await owner.request('open', { db: join(dir, 'index.db'), dir })).ok).toBe(true);
+      const reader = new SnapshotReader({ dbPath: join(dir, 'index.db'), workDir: dir, embedder });
+      await reader.open();
+      let writing = true;
+      const problems: string[] = [];
+      let looks = 0;
+      // Polls as fast as the event loop allows while the owner child publishes.
+      const watcher = (async () => {
+        while (writing) {
+          const current = readCurrent(dir);
+          if (current === undefined) problems.push('CURRENT missing');
+          else if (!existsSync(current.path)) problems.push(`CURRENT names missing ${current.name}`);
+          for (const s of listSnapshots(dir)) {
+            // A visible snapshot is whole: its size is a multiple of DuckDB's block allocation.
+            const size = statSync(s.path, { throwIfNoEntry: false })?.size;
+            if (size !== undefined && size % 4096 !== 0) problems.push(`${s.name} has ${size} bytes`);
+          }
+          looks++;
+          await new Promise((done) => setImmediate(done));
+        }
+      })();
+      const seqs: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const token = `zqracex${'abcdefghijklmnop'[i]}`;
+        const path = `f${i % 3}.ts`;
+        const reply = await owner.request('write', {
+          files: [{ path, content: fileContent(path, token, 0) }],
+        });
+        expect(reply.ok).toBe(true);
+        // Published before acknowledged: the very next search sees it.
+        expect(await seenBy(reader, token)).toEqual([token]);
+        seqs.push(reader.seq as number);
+      }
+      writing = false;
+      await watcher;
+      expect(problems).toEqual([]);
+      expect(looks).toBeGreaterThan(10);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(listSnapshots(dir).length).toBeLessThanOrEqual(KEEP_PREVIOUS + 1);
+      await reader.close();
+    } finally {
+      await owner.stop();
+    }
+  });
+});
