@@ -16,7 +16,7 @@ import type { StepEvent } from './history.js';
 import { initialModel, type StressModel } from './model.js';
 import { RemoteReader } from './remote-reader.js';
 import { encodeReplayToken } from './replay-token.js';
-import { type Counterexample, type StressSummary, toReportStep } from './report.js';
+import { type Counterexample, countFaults, NO_FAULTS, type StressSummary, toReportStep } from './report.js';
 import type { StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 import { type FaultControl, type OwnerHandle, StressWorld } from './world.js';
@@ -77,6 +77,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   let firstFailure: FailedRun | undefined;
   let lastFailure: FailedRun | undefined;
   let shrinkStep = 0;
+  let faultCounts = NO_FAULTS;
 
   const property = fc.asyncProperty(
     fc.commands(stressCommands({ faults }), {
@@ -110,7 +111,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
           killReader: async () => readerChild?.kill(),
           restartReader: startReader,
         };
-        await executeRun(
+        const world = await executeRun(
           {
             strategy,
             embedder,
@@ -120,8 +121,10 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
           },
           commands,
         );
+        faultCounts = countFaults(faultCounts, world.history.steps);
       } catch (error) {
         if (!(error instanceof RunFailure)) throw error;
+        faultCounts = countFaults(faultCounts, error.world.history.steps);
         lastFailure = { steps: error.world.history.steps, stderr: owner?.stderr ?? '' };
         firstFailure ??= lastFailure;
         throw error.cause;
@@ -155,6 +158,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         runs: details.numRuns,
         elapsedMs: elapsed(),
         ...(details.interrupted ? { interrupted: true } : {}),
+        ...(faults ? { faultsInjected: faultCounts } : {}),
       };
     }
     const error = details.errorInstance;

@@ -31,6 +31,8 @@ export interface StressSummary {
   readonly counterexample?: Counterexample;
   /** True when the time limit stopped the run early; `runs` says how many completed. */
   readonly interrupted?: boolean;
+  /** Runs with faults: how many SIGKILLs the nemesis dealt, over all runs (shrinking included). */
+  readonly faultsInjected?: FaultCounts;
   /** Replays only: how many of the replays failed again. */
   readonly reproduced?: { readonly times: number; readonly of: number };
   /** Replays only: the counterexample did not fail in any replay (a race, or fixed). */
@@ -38,6 +40,30 @@ export interface StressSummary {
   /** For `status: 'error'`: what went wrong with the set-up. */
   readonly reason?: string;
 }
+
+export interface FaultCounts {
+  readonly ownerKills: number;
+  /** Of those, kills in the middle of a write. */
+  readonly ownerKillsDuringWrite: number;
+  readonly readerKills: number;
+}
+
+/** Adds the nemesis steps of one run's history to `counts`. */
+export function countFaults(counts: FaultCounts, steps: readonly StepEvent[]): FaultCounts {
+  let { ownerKills, ownerKillsDuringWrite, readerKills } = counts;
+  for (const step of steps) {
+    if (step.actor !== 'nemesis') continue;
+    if (step.op === 'kill-owner') {
+      ownerKills++;
+      if (step.args.duringWrite === true) ownerKillsDuringWrite++;
+    } else if (step.op === 'kill-reader') {
+      readerKills++;
+    }
+  }
+  return { ownerKills, ownerKillsDuringWrite, readerKills };
+}
+
+export const NO_FAULTS: FaultCounts = { ownerKills: 0, ownerKillsDuringWrite: 0, readerKills: 0 };
 
 export function toReportStep(event: StepEvent): ReportStep {
   return {
@@ -84,7 +110,12 @@ export function formatSummary(summary: StressSummary): string {
     return `embecode-stress: ${summary.strategy}: replay reproduced 0/${summary.reproduced.of}: the failure is flaky or fixed (seed ${summary.seed}, ${seconds} s)`;
   }
   if (summary.status === 'passed') {
-    return `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs (seed ${summary.seed}, ${seconds} s)${interrupted}`;
+    const f = summary.faultsInjected;
+    const faults =
+      f === undefined
+        ? ''
+        : `, through ${f.ownerKills} owner kills (${f.ownerKillsDuringWrite} mid-write) and ${f.readerKills} reader kills`;
+    return `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs${faults} (seed ${summary.seed}, ${seconds} s)${interrupted}`;
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
-import type { StressSummary } from './report.js';
+import { NO_FAULTS, type StressSummary } from './report.js';
 import type { StressSettings } from './settings.js';
 
 /** One shard of a CI matrix: `index` counts from 1, as people write `--shard 2/4`. */
@@ -139,5 +139,19 @@ export function mergeSummaries(
   if (errored !== undefined)
     return { ...base, status: 'error', reason: errored.reason ?? 'a worker failed to start' };
   const interrupted = done.some((s) => s.interrupted === true);
-  return { ...base, status: 'passed', ...(interrupted ? { interrupted: true } : {}) };
+  const counted = done.flatMap((s) => (s.faultsInjected === undefined ? [] : [s.faultsInjected]));
+  const faultsInjected = counted.reduce(
+    (a, b) => ({
+      ownerKills: a.ownerKills + b.ownerKills,
+      ownerKillsDuringWrite: a.ownerKillsDuringWrite + b.ownerKillsDuringWrite,
+      readerKills: a.readerKills + b.readerKills,
+    }),
+    NO_FAULTS,
+  );
+  return {
+    ...base,
+    status: 'passed',
+    ...(interrupted ? { interrupted: true } : {}),
+    ...(counted.length > 0 ? { faultsInjected } : {}),
+  };
 }
