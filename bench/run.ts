@@ -3,6 +3,7 @@ import { indexSearch } from './index-search.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
 import { testerCost, timeToMinimalTrace } from './tester-cost.js';
+import { workersScaling } from './workers-scaling.js';
 
 /**
  * `npm run bench` (build, then `node dist/bench/run.js [SECTION...]`): runs every section, or the
@@ -41,6 +42,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'strategy-costs',
     description: 'each access strategy: reader latency, write throughput, staleness, lock conflicts',
     run: strategyCosts,
+  },
+  {
+    name: 'workers',
+    description: 'stress tester runs/s with 1 and 2 worker processes',
+    run: () => workersScaling(),
   },
   {
     name: 'election',

@@ -70,6 +70,7 @@ async function run(flags: RunFlags): Promise<StressSummary> {
   let settings = settingsFromFlags(flags);
   if (flags.shard !== undefined) settings = shardSettings(settings, parseShard(flags.shard));
   const workers = flags.workers === undefined ? 1 : parseCount(flags.workers, '--workers');
+  if (flags.artifacts?.trim() === '') throw usageError('--artifacts needs a directory');
   const artifacts: Record<string, string> =
     flags.artifacts === undefined ? {} : { STRESS_ARTIFACTS: flags.artifacts };
   if (workers > 1) return runWorkers(settings, workers, artifacts);

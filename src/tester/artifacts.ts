@@ -23,6 +23,8 @@ export interface FailureRecord {
   readonly counterexample: Counterexample;
   /** Every step of the first failing run, before shrinking. */
   readonly original: readonly StepEvent[];
+  /** Index of the step that failed each run, from its StepFailure. */
+  readonly failingStep?: { readonly original?: number; readonly minimal?: number };
   /** The minimal failing run. */
   readonly minimal: readonly StepEvent[];
   readonly ownerStderr: string;
@@ -56,11 +58,15 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(
     join(dir, 'timeline.html'),
     timelineHtml(`embecode-stress: ${record.strategy}, seed ${record.seed}`, cx.error, [
-      { title: 'Minimal failing run', steps: record.minimal },
-      { title: 'Original failing run', steps: record.original },
+      { title: 'Minimal failing run', steps: record.minimal, ...failingOf(record.failingStep?.minimal) },
+      { title: 'Original failing run', steps: record.original, ...failingOf(record.failingStep?.original) },
     ]),
   );
   return dir;
+}
+
+function failingOf(index: number | undefined): { failing?: number } {
+  return index === undefined ? {} : { failing: index };
 }
 
 /** Whether `path` looks like a failure artifact directory. */

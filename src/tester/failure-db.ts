@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isArtifactDir, TOKEN_FILE } from './artifacts.js';
 import type { StressSummary } from './report.js';
@@ -24,7 +24,7 @@ export function savedFailures(root: string): SavedFailure[] {
     .filter((entry) => entry.isDirectory())
     .map((entry) => join(root, entry.name))
     .filter((dir) => isArtifactDir(dir) && !existsSync(join(dir, PASSED_MARKER)))
-    .sort()
+    .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
     .map((dir) => ({
       dir,
       token: readFileSync(join(dir, TOKEN_FILE), 'utf8').trim(),

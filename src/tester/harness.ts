@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { RemoteError } from '../errors.js';
+import { RemoteError, usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
 import { OwnerClient } from '../owner/owner-client.js';
@@ -19,7 +19,7 @@ import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, countFaults, NO_FAULTS, type StressSummary, toReportStep } from './report.js';
 import type { StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
-import { type FaultControl, type OwnerHandle, StressWorld } from './world.js';
+import { type FaultControl, type OwnerHandle, StepFailure, StressWorld } from './world.js';
 
 /** What the harness reports while it works (for a progress line). */
 export interface ProgressEvent {
@@ -51,6 +51,8 @@ const REPLAY_PATH = /\/\*replayPath=("(?:[^"\\]|\\.)*")\*\//;
 interface FailedRun {
   readonly steps: readonly StepEvent[];
   readonly stderr: string;
+  /** The step that failed the run, when the failure names one. */
+  readonly failingStep?: number;
 }
 
 /**
@@ -125,7 +127,12 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       } catch (error) {
         if (!(error instanceof RunFailure)) throw error;
         faultCounts = countFaults(faultCounts, error.world.history.steps);
-        lastFailure = { steps: error.world.history.steps, stderr: owner?.stderr ?? '' };
+        const step = error.cause instanceof StepFailure ? error.cause.step.index : undefined;
+        lastFailure = {
+          steps: error.world.history.steps,
+          stderr: owner?.stderr ?? '',
+          ...(step === undefined ? {} : { failingStep: step }),
+        };
         firstFailure ??= lastFailure;
         throw error.cause;
       } finally {
@@ -172,7 +179,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       };
     }
     const counterexample = describeFailure(strategy, settings, details, lastFailure, firstFailure);
-    const root = options.artifacts ?? process.env.STRESS_ARTIFACTS ?? DEFAULT_ARTIFACTS_DIR;
+    const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
         ? undefined
@@ -183,6 +190,10 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
             original: firstFailure.steps,
             minimal: lastFailure.steps,
             ownerStderr: lastFailure.stderr,
+            failingStep: {
+              ...(firstFailure.failingStep === undefined ? {} : { original: firstFailure.failingStep }),
+              ...(lastFailure.failingStep === undefined ? {} : { minimal: lastFailure.failingStep }),
+            },
             versions: await collectVersions(),
           });
     return {
@@ -249,6 +260,14 @@ export async function executeRun(
     await world.reader.close().catch(() => undefined);
     await world.ownerHandle.request('release').catch(() => undefined);
   }
+}
+
+/** STRESS_ARTIFACTS, or `.stress`; set but empty is a mistake worth a usage error. */
+export function artifactsRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const root = env.STRESS_ARTIFACTS;
+  if (root === undefined) return DEFAULT_ARTIFACTS_DIR;
+  if (root.trim() === '') throw usageError('STRESS_ARTIFACTS is set but empty; unset it or name a directory');
+  return root;
 }
 
 /** A failure of the test set-up itself, not of the system under test: it is an error, not a counterexample. */

@@ -18,7 +18,7 @@ export interface Counterexample {
   readonly error: string;
   readonly replay: string;
   readonly replayCommand: string;
-  /** Directory kept for inspection (the failing run's index file and trace). */
+  /** The failure artifact directory (trace, histories, timeline, replay token). */
   readonly artifact?: string;
 }
 

@@ -77,13 +77,15 @@ function table(steps: readonly StepEvent[], failing?: number): string {
 export interface TimelineSection {
   readonly title: string;
   readonly steps: readonly StepEvent[];
+  /** Index of the step that failed the run (a search that broke the contract is `ok` itself). */
+  readonly failing?: number;
 }
 
 /** The whole page: a heading, the error, and a timeline plus a table for each section. */
 export function timelineHtml(heading: string, error: string, sections: readonly TimelineSection[]): string {
   const body = sections
     .map((section) => {
-      const failing = [...section.steps].reverse().find((s) => !s.ok)?.index;
+      const failing = section.failing ?? [...section.steps].reverse().find((s) => !s.ok)?.index;
       return `<h2>${escapeHtml(section.title)} (${section.steps.length} steps)</h2>${timelineSvg(section.steps, failing)}${table(section.steps, failing)}`;
     })
     .join('\n');

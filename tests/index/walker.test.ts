@@ -1,8 +1,11 @@
 import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
 import { assertDirectory, isBinary, type SkipReason, walkProject } from '../../src/index/walker.js';
+import { packageRoot } from '../../src/process/children.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 afterEach(removeTempDirs);
@@ -122,11 +125,23 @@ describe('walkProject', () => {
     expect(warnings[0]).toContain('zdir');
   });
 
-  it.skipIf(process.getuid?.() === 0)('skips files without read permission (not as root)', async () => {
+  it('skips files without read permission', async () => {
     const root = await makeTempDir();
     await write(root, { 'locked.ts': 'x', 'open.ts': 'y' });
     await chmod(join(root, 'locked.ts'), 0o000);
-    const { paths, skipped } = await walk(root);
+    // Root reads anything, so the walk runs in a child as an unprivileged user when we are root.
+    await chmod(root, 0o755);
+    const walker = pathToFileURL(join(packageRoot(), 'dist', 'src', 'index', 'walker.js')).href;
+    const script = `
+      const { walkProject } = await import(${JSON.stringify(walker)});
+      const paths = [], skipped = [];
+      for await (const f of walkProject(process.argv[1], { onSkip: (path, reason) => skipped.push({ path, reason }) })) paths.push(f.path);
+      console.log(JSON.stringify({ paths, skipped }));`;
+    const asRoot = process.getuid?.() === 0;
+    const result = await execa(process.execPath, ['--input-type=module', '-e', script, root], {
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    const { paths, skipped } = JSON.parse(result.stdout) as { paths: string[]; skipped: unknown[] };
     expect(paths).toEqual(['open.ts']);
     expect(skipped).toEqual([{ path: 'locked.ts', reason: 'unreadable' }]);
   });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { strategyNames } from '../../src/strategies/registry.js';
-import { DEFAULT_ARTIFACTS_DIR } from '../../src/tester/artifacts.js';
 import { markNoLongerFails, savedFailures } from '../../src/tester/failure-db.js';
-import { runStress } from '../../src/tester/harness.js';
+import { artifactsRootFromEnv, runStress } from '../../src/tester/harness.js';
 import { replayCounterexample } from '../../src/tester/replay.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import { formatSummary } from '../../src/tester/report.js';
@@ -18,7 +17,7 @@ import { expectShrunkLockConflict } from './stress-expectations.js';
 const replay = process.env.STRESS_REPLAY;
 /** The naive strategy, expected to fail; every other strategy must hold its contract. */
 const NAIVE = 'readonly-direct';
-const artifactsRoot = process.env.STRESS_ARTIFACTS ?? DEFAULT_ARTIFACTS_DIR;
+const artifactsRoot = artifactsRootFromEnv();
 /**
  * Each test may take as long as the time limit allows (plus shrinking); without a limit, half an
  * hour. Long nightly runs should set STRESS_TIME_LIMIT_S: a limit ends a run with a summary,
