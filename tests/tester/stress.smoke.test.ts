@@ -15,6 +15,9 @@ import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-e
  */
 
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'embecode-stress.js');
+const unknownStrategyToken = `es1.${Buffer.from(
+  JSON.stringify({ v: 1, strategy: 'nope', seed: 1, path: '0', replayPath: '', maxCommands: 5 }),
+).toString('base64url')}`;
 const scratch = mkdtempSync(join(tmpdir(), 'embecode-smoke-'));
 
 afterAll(() => {
@@ -126,6 +129,9 @@ describe('embecode-stress CLI', () => {
     [['replay', 'es1.AAAA'], /replay token is damaged/],
     [['replay', 'es9.AAAA'], /version 'es9' is not supported/],
     [['replay', 'hello'], /is not a replay token/],
+    [['replay', unknownStrategyToken], /unknown strategy 'nope'/],
+    [['replay', 'es1.eyJ2IjoxLCJzdHJhdGVneSI6InJlYWRvbmx5'], /replay token is damaged/],
+    [['run', '--strategy', 'readonly-direct', '--artifacts', ''], /--artifacts needs a directory/],
     [[], /missing command/],
     [['run', '--strategy', 'readonly-direct', '--workers', '0'], /--workers must be a positive integer/],
     [['run', '--strategy', 'readonly-direct', '--shard', '3/2'], /--shard must be i\/n/],
