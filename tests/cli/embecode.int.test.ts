@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/process/children.js';
+import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -43,33 +44,9 @@ function expectUsageError(
   expect(result.stdout).toBe('');
 }
 
-const PROJECT: Record<string, string> = {
-  'src/server/routes.ts': `import { handleRequest } from './handler.js';
-
-export function registerQuuxblatRoutes(app: App): void {
-  app.get('/health', (req, res) => res.send('ok'));
-  app.post('/items', handleRequest);
-}
-`,
-  'src/server/handler.ts': `export async function handleRequest(req: Request, res: Response): Promise<void> {
-  const body = await req.json();
-  res.status(201).send(body);
-}
-`,
-  'src/util/strings.py': `def slugify(text):
-    return "-".join(text.lower().split())
-`,
-  'README.md': '# Demo\n\nRoutes are registered in the server module.\n',
-};
-
 async function makeProject(): Promise<string> {
   cacheHome = await makeTempDir('embecode-cli-cache-');
-  const dir = join(await makeTempDir('embecode-cli-project-'), 'demo');
-  for (const [path, content] of Object.entries(PROJECT)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), content);
-  }
-  return dir;
+  return makeDemoProject('embecode-cli-project-');
 }
 
 describe('embecode CLI', () => {

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/client.js';
 import { packageRoot } from '../../src/process/children.js';
+import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -217,33 +218,9 @@ async function status(dir: string): Promise<StatusOutput> {
   return JSON.parse(r.stdout) as StatusOutput;
 }
 
-const PROJECT: Record<string, string> = {
-  'src/server/routes.ts': `import { handleRequest } from './handler.js';
-
-export function registerQuuxblatRoutes(app: App): void {
-  app.get('/health', (req, res) => res.send('ok'));
-  app.post('/items', handleRequest);
-}
-`,
-  'src/server/handler.ts': `export async function handleRequest(req: Request, res: Response): Promise<void> {
-  const body = await req.json();
-  res.status(201).send(body);
-}
-`,
-  'src/util/strings.py': `def slugify(text):
-    return "-".join(text.lower().split())
-`,
-  'README.md': '# Demo\n\nRoutes are registered in the server module.\n',
-};
-
 async function makeProject(): Promise<string> {
   cacheHome = await makeTempDir('embecode-serve-cache-');
-  const dir = join(await makeTempDir('embecode-serve-project-'), 'demo');
-  for (const [path, content] of Object.entries(PROJECT)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), content);
-  }
-  return dir;
+  return makeDemoProject('embecode-serve-project-');
 }
 
 async function stateDirOf(): Promise<string> {
