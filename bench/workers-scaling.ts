@@ -7,7 +7,7 @@ import { runWorkers } from '../src/tester/workers.js';
  */
 export async function workersScaling(
   strategy = process.env.BENCH_WORKERS_STRATEGY ?? 'ipc',
-  runs = Number(process.env.BENCH_WORKERS_RUNS ?? 120),
+  runs = Number(process.env.BENCH_WORKERS_RUNS ?? 600),
   rounds = 2,
 ): Promise<void> {
   const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
