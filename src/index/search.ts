@@ -62,8 +62,9 @@ export class Searcher {
     const prefix = options.pathPrefix ?? null;
     const terms = [...new Set(tokenize(query))];
     if (terms.length === 0 || topK <= 0) return [];
-    if (mode === 'bm25') return this.withContent(await this.bm25(terms, topK, prefix));
-    if (mode === 'vector') return this.withContent(await this.vector(query, topK, prefix));
+    if (mode === 'bm25') return withoutContent(await this.withContent(await this.bm25(terms, topK, prefix)));
+    if (mode === 'vector')
+      return withoutContent(await this.withContent(await this.vector(query, topK, prefix)));
     // Fusion needs more than topK from each list, or a chunk ranked well by both but just outside
     // one list's topK would be lost. BM25 runs in DuckDB's threads while the vector ranking (in JS,
     // when cached) runs on this one.
@@ -71,7 +72,10 @@ export class Searcher {
     const lexical = this.bm25(terms, depth, prefix);
     lexical.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled
     const semantic = await this.vector(query, depth, prefix);
-    return this.withContent(fuse([await lexical, semantic], topK));
+    // Rank fusion blurs "where is X defined": a file that calls X a lot can outrank X's definition.
+    // So the fused head is re-read and a chunk that defines a queried identifier goes first.
+    const head = await this.withContent(fuse([await lexical, semantic], topK * DEFINITION_LOOKAHEAD));
+    return definitionsFirst(head, query).slice(0, topK);
   }
 
   private async vector(query: string, limit: number, prefix: string | null): Promise<Hit[]> {
@@ -167,7 +171,7 @@ export class Searcher {
   }
 
   /** Attaches previews, in one query for all hits; a hit whose chunk is gone meanwhile is dropped. */
-  private async withContent(hits: readonly Hit[]): Promise<SearchResult[]> {
+  private async withContent(hits: readonly Hit[]): Promise<(SearchResult & { readonly content: string })[]> {
     if (hits.length === 0) return [];
     // Point lookups joined by UNION ALL: chunk ids grow with insertion order, so each lookup reads
     // one row group; one `IN (list)` would read the content of every row group between the
@@ -183,7 +187,7 @@ export class Searcher {
       const reader = await conn.runAndReadAll(sql, values, types);
       return new Map(reader.getRows().map((row) => [row[0] as bigint, String(row[1])]));
     });
-    const results: SearchResult[] = [];
+    const results: (SearchResult & { readonly content: string })[] = [];
     for (const hit of hits) {
       const text = content.get(hit.id);
       if (text === undefined) continue;
@@ -193,6 +197,7 @@ export class Searcher {
         endLine: hit.endLine,
         score: hit.score,
         preview: preview(text),
+        content: text,
       });
     }
     return results;
@@ -248,6 +253,37 @@ export function fuse<T extends Hit>(lists: readonly (readonly T[])[], topK: numb
     )
     .slice(0, topK)
     .map(({ row, score }) => ({ ...row, score }));
+}
+
+/** How many fused results per requested one are re-read for definitions. */
+const DEFINITION_LOOKAHEAD = 3;
+
+/** Keywords that introduce a named definition, across the languages the chunker knows. */
+const DEFINING = String.raw`(?:function\*?|class|interface|type|enum|const|let|var|def|fn|func|struct|trait|impl|mod|record)`;
+
+/**
+ * Stable re-order: results whose content defines one of the query's identifiers (`function name`,
+ * `class Name`, `def name`, `fn name`, Go's `func (r T) Name` ...) first, the rest after, each group
+ * in its fused order. Returned without their content.
+ */
+export function definitionsFirst(
+  results: readonly (SearchResult & { content: string })[],
+  query: string,
+): SearchResult[] {
+  const names = [...new Set(query.match(/[A-Za-z_$][A-Za-z0-9_$]{2,}/g) ?? [])];
+  if (names.length === 0) return withoutContent(results);
+  const escaped = names.map((n) => n.replace(/[$]/g, '\\$')).join('|');
+  const defines = new RegExp(
+    String.raw`(?:^|\s)(?:${DEFINING}\s+(?:\([^)]*\)\s*)?|type\s+)(?:${escaped})\b`,
+    'm',
+  );
+  const first = results.filter((r) => defines.test(r.content));
+  const rest = results.filter((r) => !defines.test(r.content));
+  return withoutContent([...first, ...rest]);
+}
+
+function withoutContent(results: readonly (SearchResult & { content?: string })[]): SearchResult[] {
+  return results.map(({ content: _content, ...result }) => result);
 }
 
 function preview(content: string): string {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
+import { definitionsFirst, fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
 import type { SearchMode } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -344,5 +344,49 @@ describe('VectorCache', () => {
     hits.forEach((h, i) => {
       expect(h.score).toBeCloseTo(brute[i]?.score ?? Number.NaN, 5);
     });
+  });
+});
+
+describe('definitionsFirst', () => {
+  const result = (path: string, content: string) => ({
+    path,
+    startLine: 1,
+    endLine: 1,
+    score: 1,
+    preview: content,
+    content,
+  });
+
+  it('moves chunks that define a queried identifier ahead, keeping the order otherwise', () => {
+    const ranked = [
+      result('uses.ts', 'const a = loadWidget(); loadWidget();'),
+      result('other.ts', 'export const unrelated = 1;'),
+      result('defs.ts', 'export async function loadWidget(id: string) {}'),
+      result('defs.py', 'def loadWidget(x):\n    pass'),
+    ];
+    expect(definitionsFirst(ranked, 'loadWidget').map((r) => r.path)).toEqual([
+      'defs.ts',
+      'defs.py',
+      'uses.ts',
+      'other.ts',
+    ]);
+  });
+
+  it.each([
+    ['class Widget {', 'Widget'],
+    ['pub fn widget_count() -> usize {', 'widget_count'],
+    ['func (s *Server) ServeWidget(w http.ResponseWriter) {', 'ServeWidget'],
+    ['type WidgetId = string;', 'WidgetId'],
+    ['interface WidgetStore {', 'WidgetStore'],
+  ])('recognises %j as defining %s', (line, name) => {
+    const ranked = [result('a.ts', `call(${name})`), result('b.ts', line)];
+    expect(definitionsFirst(ranked, name)[0]?.path).toBe('b.ts');
+  });
+
+  it('leaves results without content fields and unchanged for a query with no identifier', () => {
+    const ranked = [result('a.ts', 'function xy() {}')];
+    expect(definitionsFirst(ranked, '!!')).toEqual([
+      { path: 'a.ts', startLine: 1, endLine: 1, score: 1, preview: 'function xy() {}' },
+    ]);
   });
 });
