@@ -17,7 +17,7 @@ export interface StressSettings {
 }
 
 /** Suits a developer machine: all strategies together stay well under two minutes. */
-export const DEFAULTS = { runs: 30, maxCommands: 12 } as const;
+export const DEFAULTS = { runs: 200, maxCommands: 12 } as const;
 
 /** User input as a message shows it: on one line (control characters escaped as in JSON), at most 40 characters. */
 function shown(raw: string): string {

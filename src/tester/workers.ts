@@ -62,8 +62,10 @@ export async function runWorkers(
   const cli = join(packageRoot(), 'dist', 'src', 'cli', 'embecode-stress.js');
   const limit = pLimit(workers);
   const children = new Set<ReturnType<typeof execa>>();
+  // SIGTERM, not SIGKILL: each worker then stops its own children and removes its temp dirs,
+  // even after this process is gone.
   const forget = onTerminate(() => {
-    for (const child of children) child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGTERM');
   });
   let stopping = false;
   try {

@@ -36,7 +36,7 @@ describe('settingsFromEnv', () => {
     expect(Number.isSafeInteger(settings.seed)).toBe(true);
     expect(settings).not.toHaveProperty('timeLimitS');
     expect(settings).not.toHaveProperty('path');
-    expect(DEFAULTS).toEqual({ runs: 30, maxCommands: 12 });
+    expect(DEFAULTS).toEqual({ runs: 200, maxCommands: 12 });
   });
 
   it('reads every knob', () => {

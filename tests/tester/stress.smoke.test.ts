@@ -146,36 +146,64 @@ describe('embecode-stress CLI', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
-  it('leaves no owner process and no temp dir after Ctrl-C', async () => {
-    const tmp = mkdtempSync(join(scratch, 'sigint-'));
-    const child = execa(
-      process.execPath,
-      [cli, 'run', '--strategy', 'readonly-direct', '--runs', '1000', '--seed', '3'],
-      {
-        reject: false,
-        env: { TMPDIR: tmp },
-      },
-    );
-    // Interrupt as soon as the owner child exists: the run is then in full swing.
-    const deadline = Date.now() + 10_000;
-    let owners: string[] = [];
-    while (Date.now() < deadline && owners.length === 0) {
-      owners = await childPids(child.pid as number);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(owners.length).toBeGreaterThan(0);
-    child.kill('SIGINT');
-    const result = await child;
-    expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
-    // SIGKILL is delivered asynchronously: allow the kernel a moment to finish the owner off.
-    for (const pid of owners) expect(await diesWithin(Number(pid), 2000)).toBe(true);
-    expect(readdirSync(tmp)).toEqual([]);
-  });
+  it.each([[[]], [['--workers', '2']]])(
+    'leaves no process and no temp dir after Ctrl-C (extra args %j)',
+    async (extra) => {
+      const tmp = mkdtempSync(join(scratch, 'sigint-'));
+      const artifacts = mkdtempSync(join(scratch, 'sigint-artifacts-'));
+      // ipc holds its contract, so the run is still going when the interrupt comes.
+      const child = execa(
+        process.execPath,
+        [cli, 'run', '--strategy', 'ipc', '--runs', '100000', '--seed', '3', ...extra],
+        { reject: false, env: { TMPDIR: tmp, STRESS_ARTIFACTS: artifacts } },
+      );
+      // Interrupt once an owner child exists somewhere below the CLI: the run is in full swing.
+      const deadline = Date.now() + 15_000;
+      let tree: number[] = [];
+      while (Date.now() < deadline && !(await hasOwner(tree))) {
+        tree = await descendants(child.pid as number);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await hasOwner(tree)).toBe(true);
+      child.kill('SIGINT');
+      const result = await child;
+      expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
+      // Signals are delivered asynchronously, and workers clean up after their parent is gone.
+      for (const pid of tree) expect(await diesWithin(pid, 5000)).toBe(true);
+      expect(await emptiesWithin(tmp, 5000)).toBe(true);
+      expect(readdirSync(artifacts)).toEqual([]);
+    },
+  );
 });
 
-async function childPids(parent: number): Promise<string[]> {
+/** Every process below `parent`, children first. */
+async function descendants(parent: number): Promise<number[]> {
   const result = await execa('pgrep', ['-P', String(parent)], { reject: false });
-  return result.stdout.split('\n').filter((line) => line.trim() !== '');
+  const children = result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map(Number);
+  const below = await Promise.all(children.map((pid) => descendants(pid)));
+  return [...children, ...below.flat()];
+}
+
+async function hasOwner(pids: readonly number[]): Promise<boolean> {
+  return pids.some((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('stress-owner');
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function emptiesWithin(dir: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (readdirSync(dir).length > 0) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
 }
 
 async function diesWithin(pid: number, ms: number): Promise<boolean> {
