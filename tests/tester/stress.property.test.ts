@@ -65,7 +65,7 @@ if (replay !== undefined && replay !== '') {
 
   describe.each(strategyNames().filter((name) => name !== NAIVE))('%s holds its contract', (strategy) => {
     it(
-      'passes the stress property',
+      `${strategy}: passes the stress property`,
       async () => {
         // A failure is kept under STRESS_ARTIFACTS (default .stress/) and replayed first next time.
         const summary = await runStress(settingsFromEnv(strategy));
