@@ -12,7 +12,7 @@ import {
 } from '@duckdb/node-api';
 import type { Database } from './database.js';
 import type { Embedder } from './embedder.js';
-import { tokenize } from './tokenizer.js';
+import { identifierParts, tokenize } from './tokenizer.js';
 import type { SearchMode, SearchOptions, SearchResult } from './types.js';
 
 export const DEFAULT_TOP_K = 10;
@@ -74,7 +74,8 @@ export class Searcher {
     const semantic = await this.vector(query, depth, prefix);
     // Rank fusion blurs "where is X defined": a file that calls X a lot can outrank X's definition.
     // So the fused head is re-read and a chunk that defines a queried identifier goes first.
-    const head = await this.withContent(fuse([await lexical, semantic], topK * DEFINITION_LOOKAHEAD));
+    const lookahead = Math.max(topK * 2, DEFINITION_LOOKAHEAD);
+    const head = await this.withContent(fuse([await lexical, semantic], lookahead));
     return definitionsFirst(head, query).slice(0, topK);
   }
 
@@ -255,31 +256,39 @@ export function fuse<T extends Hit>(lists: readonly (readonly T[])[], topK: numb
     .map(({ row, score }) => ({ ...row, score }));
 }
 
-/** How many fused results per requested one are re-read for definitions. */
-const DEFINITION_LOOKAHEAD = 3;
-
-/** Keywords that introduce a named definition, across the languages the chunker knows. */
-const DEFINING = String.raw`(?:function\*?|class|interface|type|enum|const|let|var|def|fn|func|struct|trait|impl|mod|record)`;
+/** Fused results re-read for definitions: twice those asked for, at least this many. */
+const DEFINITION_LOOKAHEAD = 10;
 
 /**
- * Stable re-order: results whose content defines one of the query's identifiers (`function name`,
- * `class Name`, `def name`, `fn name`, Go's `func (r T) Name` ...) first, the rest after, each group
- * in its fused order. Returned without their content.
+ * A named definition at the start of a line, across the languages the chunker knows: the name is
+ * group 1 (`export async function name`, `class Name`, `def name`, `pub fn name`, Go's
+ * `func (r *T) Name`, `type Name`, `const name =` ...).
+ */
+const DEFINITION =
+  /^[ \t]*(?:(?:export|default|declare|abstract|async|pub(?:\([^)]*\))?|public|private|protected|static|final|unsafe)\s+)*(?:function\*?|class|interface|type|enum|const|let|var|def|fn|func(?:\s*\([^)]*\))?|struct|trait|impl|mod|record)\s+([A-Za-z_$][\w$]*)/gm;
+
+/** `parseHttpRequest`, `parse_http_request` and `ParseHTTPRequest` are one name to a person. */
+function normalName(name: string): string {
+  return identifierParts(name).join('');
+}
+
+/** The names a chunk defines, normalised. */
+export function definedNames(content: string): Set<string> {
+  return new Set([...content.matchAll(DEFINITION)].map((m) => normalName(m[1] as string)));
+}
+
+/**
+ * Stable re-order: results that define one of the query's identifiers (in any case style) first,
+ * the rest after, each group in its fused order. Returned without their content.
  */
 export function definitionsFirst(
   results: readonly (SearchResult & { content: string })[],
   query: string,
 ): SearchResult[] {
-  const names = [...new Set(query.match(/[A-Za-z_$][A-Za-z0-9_$]{2,}/g) ?? [])];
-  if (names.length === 0) return withoutContent(results);
-  const escaped = names.map((n) => n.replace(/[$]/g, '\\$')).join('|');
-  const defines = new RegExp(
-    String.raw`(?:^|\s)(?:${DEFINING}\s+(?:\([^)]*\)\s*)?|type\s+)(?:${escaped})\b`,
-    'm',
-  );
-  const first = results.filter((r) => defines.test(r.content));
-  const rest = results.filter((r) => !defines.test(r.content));
-  return withoutContent([...first, ...rest]);
+  const wanted = new Set((query.match(/[A-Za-z_$][\w$]{2,}/g) ?? []).map(normalName));
+  if (wanted.size === 0) return withoutContent(results);
+  const defines = (r: { content: string }) => [...definedNames(r.content)].some((n) => wanted.has(n));
+  return withoutContent([...results.filter(defines), ...results.filter((r) => !defines(r))]);
 }
 
 function withoutContent(results: readonly (SearchResult & { content?: string })[]): SearchResult[] {

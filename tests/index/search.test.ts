@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { definitionsFirst, fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
+import { definedNames, definitionsFirst, fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
 import type { SearchMode } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -388,5 +388,30 @@ describe('definitionsFirst', () => {
     expect(definitionsFirst(ranked, '!!')).toEqual([
       { path: 'a.ts', startLine: 1, endLine: 1, score: 1, preview: 'function xy() {}' },
     ]);
+  });
+});
+
+describe('definedNames', () => {
+  it('finds definitions in every language the chunker knows, in one normal form', () => {
+    const content = [
+      'export async function fetchActiveUser(id: string) {',
+      'def fetch_active_user(x):',
+      'pub(crate) fn parse_http_request() {}',
+      'func (s *Server) ServeWidget(w http.ResponseWriter) {',
+      'export default class WidgetStore {',
+      '  const localValue = 1;',
+      'call(notADefinition)',
+    ].join('\n');
+    expect([...definedNames(content)].sort()).toEqual(
+      ['fetchactiveuser', 'localvalue', 'parsehttprequest', 'servewidget', 'widgetstore'].sort(),
+    );
+  });
+
+  it('matches a camelCase query to a snake_case definition', () => {
+    const ranked = [
+      { path: 'a.ts', startLine: 1, endLine: 1, score: 1, preview: '', content: 'fetchActiveUser()' },
+      { path: 'b.py', startLine: 1, endLine: 1, score: 1, preview: '', content: 'def fetch_active_user(x):' },
+    ];
+    expect(definitionsFirst(ranked, 'fetchActiveUser')[0]?.path).toBe('b.py');
   });
 });
