@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
-import { createDefaultEmbedder, type Embedder, embedderForName } from '../index/embedder.js';
+import { createDefaultEmbedder, embedderForIndex } from '../index/embedder.js';
 import { prepareDbLocation, resolveDbPath } from '../index/index-location.js';
 import { type IndexProgress, indexProject } from '../index/indexer.js';
 import { DEFAULT_TOP_K, Searcher } from '../index/search.js';
@@ -141,7 +141,7 @@ async function indexCommand(dir: string, opts: { db?: string; json?: boolean }):
     ...(fresh ? { dimensions: preferred.dimensions } : {}),
   });
   try {
-    const embedder = embedderOf(db, preferred);
+    const embedder = embedderForIndex(db, preferred);
     const progress = progressReporter();
     const report = await indexProject(dir, db, embedder, {
       onProgress: progress.update,
@@ -238,7 +238,7 @@ async function searchCommand(query: string, opts: SearchOpts): Promise<number> {
     direct: async () => {
       const db = await Database.open(dbPath, { mode: 'reader' });
       try {
-        const embedder = embedderOf(db);
+        const embedder = embedderForIndex(db);
         return tokenize(query).length === 0
           ? []
           : await new Searcher(db, embedder).search(query, searchOptions);
@@ -359,20 +359,5 @@ async function fileSize(path: string): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------- shared
-
-/** The embedder that made the index's vectors: queries must be embedded the same way. */
-function embedderOf(db: Database, preferred?: Embedder): Embedder {
-  if (preferred !== undefined && preferred.name === db.embedder && preferred.dimensions === db.dimensions) {
-    return preferred;
-  }
-  const embedder = embedderForName(db.embedder);
-  if (embedder === undefined || embedder.dimensions !== db.dimensions) {
-    throw new EmbecodeError(
-      'corrupt',
-      `index ${db.path} was built with embedder '${db.embedder}' (${db.dimensions} dimensions), which this embecode does not know; index again into another --db`,
-    );
-  }
-  return embedder;
-}
 
 await runCli(() => main(process.argv.slice(2)), PROG);

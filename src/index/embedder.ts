@@ -1,3 +1,4 @@
+import { EmbecodeError } from '../errors.js';
 import { tokenize } from './tokenizer.js';
 
 /**
@@ -197,4 +198,30 @@ export function embedderForName(name: string): Embedder | undefined {
   const digits = name.slice(NAME_PREFIX.length);
   if (!/^[1-9][0-9]{0,5}$/.test(digits)) return undefined;
   return new HashingEmbedder({ dimensions: Number(digits) });
+}
+
+/** What an index records about the embedder that made its vectors. */
+export interface IndexedWith {
+  readonly path: string;
+  readonly embedder: string;
+  readonly dimensions: number;
+}
+
+/**
+ * The embedder that made an index's vectors: queries must be embedded the same way. `preferred`
+ * (by default the default embedder) is reused when it is that one.
+ */
+export function embedderForIndex(
+  index: IndexedWith,
+  preferred: Embedder = createDefaultEmbedder(),
+): Embedder {
+  if (preferred.name === index.embedder && preferred.dimensions === index.dimensions) return preferred;
+  const embedder = embedderForName(index.embedder);
+  if (embedder === undefined || embedder.dimensions !== index.dimensions) {
+    throw new EmbecodeError(
+      'corrupt',
+      `index ${index.path} was built with embedder '${index.embedder}' (${index.dimensions} dimensions), which this embecode does not know; index again into another --db`,
+    );
+  }
+  return embedder;
 }

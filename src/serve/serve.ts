@@ -13,7 +13,7 @@ import { ensureStateDir } from '../election/state-dir.js';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
 import { messageOf } from '../index/duckdb-errors.js';
-import { createDefaultEmbedder, type Embedder, embedderForName } from '../index/embedder.js';
+import { createDefaultEmbedder, type Embedder, embedderForIndex } from '../index/embedder.js';
 import { prepareDbLocation } from '../index/index-location.js';
 import { type IndexReport, indexProject } from '../index/indexer.js';
 import { Searcher } from '../index/search.js';
@@ -300,7 +300,7 @@ export class ServeProcess {
   private async becomeOwner(lease: OwnerLease): Promise<void> {
     const db = await this.openIndex();
     this.db = db;
-    this.embedder = embedderFor(db);
+    this.embedder = embedderForIndex(db);
     // Load the vector cache before anything can search or write: a vector search arriving while
     // the first write since open is in flight deadlocks the cache load behind that write (found by
     // the stress tester for IpcOwner; src/index/database.ts). Loaded here, nothing is in flight.
@@ -659,20 +659,6 @@ export class ServeProcess {
       this.fatal === undefined ? { why: this.stopWhy } : { why: this.stopWhy, error: this.fatal },
     );
   }
-}
-
-/** The embedder that made the index's vectors: queries must be embedded the same way. */
-function embedderFor(db: Database): Embedder {
-  const preferred = createDefaultEmbedder();
-  if (preferred.name === db.embedder && preferred.dimensions === db.dimensions) return preferred;
-  const embedder = embedderForName(db.embedder);
-  if (embedder === undefined || embedder.dimensions !== db.dimensions) {
-    throw new EmbecodeError(
-      'corrupt',
-      `index ${db.path} was built with embedder '${db.embedder}' (${db.dimensions} dimensions), which this embecode does not know; index again into another --db`,
-    );
-  }
-  return embedder;
 }
 
 /**
