@@ -66,6 +66,15 @@ export interface IndexOptions {
 export const DEFAULT_BATCH_FILES = 1000;
 export const DEFAULT_BATCH_CHUNKS = 10_000;
 const DELETE_BATCH = 1000;
+/**
+ * While a write is in flight, preparation (synchronous: the walker reads files with sync calls) yields
+ * to the event loop at least this often, so that each step of the write (its queries are async, in
+ * DuckDB's threads) starts as soon as the previous one is done instead of at the next flush. Without
+ * it the two barely overlapped: ~7,700 chunks/s at 100k chunks on 2 cores, ~10,000 with it.
+ */
+const YIELD_EVERY_MS = 1;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function indexProject(
   dir: string,
@@ -105,6 +114,8 @@ export async function indexProject(
   let writeError: { error: unknown } | undefined;
   let batch: PreparedFile[] = [];
   let batchChunkCount = 0;
+  let writing = false;
+  let lastYield = 0;
   const flush = async () => {
     await inFlight;
     if (writeError !== undefined) throw writeError.error;
@@ -112,13 +123,16 @@ export async function indexProject(
     const files = batch;
     batch = [];
     batchChunkCount = 0;
+    writing = true;
     inFlight = db.upsertFiles(files).then(
       () => {
+        writing = false;
         filesWritten += files.length;
         for (const file of files) chunks += file.chunks.length;
         progress(false);
       },
       (error: unknown) => {
+        writing = false;
         writeError = { error };
       },
     );
@@ -143,6 +157,10 @@ export async function indexProject(
     }
     if (previous === undefined) added++;
     else updated++;
+    if (writing && performance.now() - lastYield > YIELD_EVERY_MS) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
+    }
     const prepared = await prepareFile(file.path, file.content, embedder);
     batch.push(prepared);
     batchChunkCount += prepared.chunks.length;

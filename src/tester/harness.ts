@@ -80,6 +80,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   let lastFailure: FailedRun | undefined;
   let shrinkStep = 0;
   let faultCounts = NO_FAULTS;
+  let runStderr = '';
 
   const property = fc.asyncProperty(
     fc.commands(stressCommands({ faults }), {
@@ -92,6 +93,8 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       const dir = join(base, `run-${runs}`);
       mkdirSync(dir);
       try {
+        // A run's stderr record starts with its first owner; owners a fault replaces are kept too.
+        runStderr = '';
         if (owner === undefined || !owner.alive) owner = await OwnerClient.start(strategy.name);
         const dbPath = join(dir, 'index.db');
         const startReader = async (): Promise<RemoteReader> => {
@@ -105,6 +108,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         const control: FaultControl = {
           killOwner: async () => owner?.kill(),
           restartOwner: async () => {
+            runStderr += stderrOf(owner);
             owner = await OwnerClient.start(strategy.name);
             const opened = await owner.request('open', { db: dbPath, dir });
             if (!opened.ok) throw new RemoteError(opened.error, opened.kind);
@@ -130,7 +134,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         const step = error.cause instanceof StepFailure ? error.cause.step.index : undefined;
         lastFailure = {
           steps: error.world.history.steps,
-          stderr: owner?.stderr ?? '',
+          stderr: runStderr + stderrOf(owner),
           ...(step === undefined ? {} : { failingStep: step }),
         };
         firstFailure ??= lastFailure;
@@ -260,6 +264,13 @@ export async function executeRun(
     await world.reader.close().catch(() => undefined);
     await world.ownerHandle.request('release').catch(() => undefined);
   }
+}
+
+/** An owner's stderr under a header naming it, for the artifact's owner-stderr.txt. */
+function stderrOf(owner: OwnerClient | undefined): string {
+  return owner === undefined
+    ? ''
+    : `--- owner ${owner.pid} ---\n${owner.stderr}${owner.stderr.endsWith('\n') ? '' : '\n'}`;
 }
 
 /** STRESS_ARTIFACTS, or `.stress`; set but empty is a mistake worth a usage error. */
