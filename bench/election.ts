@@ -11,6 +11,7 @@ import {
 } from '../src/election/candidates.js';
 import { LOCK_FILE } from '../src/election/election.js';
 import { procWriteLockHolders } from '../src/election/proc-locks.js';
+import { percentile } from './stats.js';
 
 /**
  * Owner election under fire, with real processes on real lock files (dist/helpers/election-candidate.js):
@@ -31,11 +32,6 @@ const SETTLE_MS = 10 * INTERVAL_MS;
 
 const isOwner = (line: CandidateLine) => line.role === 'owner';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
 
 /** Exactly one line says owner, and (where the kernel's table is readable) it is the only holder. */
 async function exactlyOneOwner(dir: string, lines: readonly CandidateLine[]): Promise<boolean> {

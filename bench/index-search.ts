@@ -6,6 +6,7 @@ import { createDefaultEmbedder } from '../src/index/embedder.js';
 import { indexProject } from '../src/index/indexer.js';
 import { Searcher } from '../src/index/search.js';
 import type { SearchMode } from '../src/index/types.js';
+import { percentile } from './stats.js';
 import { generateRepo, rng, type SyntheticRepo } from './synthetic-repo.js';
 
 /**
@@ -157,10 +158,6 @@ function makeQueries(repo: SyntheticRepo, count: number): string[] {
     else queries.push(words[i % words.length] as string);
   }
   return queries;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 }
 
 function printTable(title: string, header: readonly string[], rows: readonly Row[]): void {

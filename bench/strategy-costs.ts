@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Database } from '../src/index/database.js';
 import { createDefaultEmbedder, type Embedder } from '../src/index/embedder.js';
@@ -13,7 +13,8 @@ import { getStrategy, strategyNames } from '../src/strategies/registry.js';
 import { SnapshotOwner } from '../src/strategies/snapshot.js';
 import type { ReaderSide } from '../src/strategies/strategy.js';
 import { fileContent, tokensIn } from '../src/tester/tokens.js';
-import { generateRepo } from './synthetic-repo.js';
+import { percentile } from './stats.js';
+import { generateRepo, readRepoFiles } from './synthetic-repo.js';
 
 /**
  * What each access strategy costs, with a real owner child (helpers/stress-owner.js) and the
@@ -30,11 +31,6 @@ const MODE: SearchMode = 'hybrid';
 const SEARCHES = Number(process.env.BENCH_STRATEGY_SEARCHES ?? 200);
 const WRITES = Number(process.env.BENCH_STRATEGY_WRITES ?? 30);
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
-
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : 'n/a');
 
 interface Corpus {
@@ -44,15 +40,7 @@ interface Corpus {
 
 async function corpus(dir: string, definitions: number): Promise<Corpus> {
   const repo = await generateRepo(dir, definitions);
-  const files: { path: string; content: string }[] = [];
-  const walk = (at: string) => {
-    for (const name of readdirSync(at)) {
-      const full = join(at, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else files.push({ path: relative(dir, full), content: readFileSync(full, 'utf8') });
-    }
-  };
-  walk(dir);
+  const files = readRepoFiles(dir);
   const queries = repo.identifiers.map((i) => i.name.replace(/([a-z])([A-Z])/g, '$1 $2'));
   return { files, queries: queries.length > 0 ? queries : ['user session'] };
 }

@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Database } from '../src/index/database.js';
 import { createDefaultEmbedder } from '../src/index/embedder.js';
@@ -9,7 +9,8 @@ import type { SearchMode } from '../src/index/types.js';
 import { IpcServer } from '../src/ipc/server.js';
 import { OwnerClient } from '../src/owner/owner-client.js';
 import { IpcReader, ipcSocketPath } from '../src/strategies/ipc.js';
-import { generateRepo } from './synthetic-repo.js';
+import { percentile } from './stats.js';
+import { generateRepo, readRepoFiles } from './synthetic-repo.js';
 
 /**
  * What a search through `ipc` costs next to the same search in the owner process. A real owner
@@ -29,11 +30,6 @@ const WARMUP = 20;
 type Kind = SearchMode | 'round trip';
 const KINDS: readonly Kind[] = ['round trip', 'bm25', 'vector', 'hybrid'];
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
-
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 3 : 1) : 'n/a');
 
 async function timed(
@@ -52,19 +48,6 @@ async function timed(
   }
 }
 
-function corpusFiles(dir: string): { path: string; content: string }[] {
-  const files: { path: string; content: string }[] = [];
-  const walk = (at: string) => {
-    for (const name of readdirSync(at)) {
-      const full = join(at, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else files.push({ path: relative(dir, full), content: readFileSync(full, 'utf8') });
-    }
-  };
-  walk(dir);
-  return files;
-}
-
 export async function strategyLatency(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'embecode-bench-ipc-'));
   const embedder = createDefaultEmbedder();
@@ -81,7 +64,7 @@ export async function strategyLatency(): Promise<void> {
     };
     mkdirSync(dir);
     await request('open', { db: dbPath, dir });
-    await request('write', { files: corpusFiles(repoDir) });
+    await request('write', { files: readRepoFiles(repoDir) });
 
     const viaIpc = new Map<Kind, number[]>(KINDS.map((k) => [k, []]));
     const inOwner = new Map<Kind, number[]>(KINDS.map((k) => [k, []]));

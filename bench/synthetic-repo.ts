@@ -1,5 +1,6 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 /**
  * A deterministic synthetic repository: TypeScript and Python modules of small functions and
@@ -183,4 +184,18 @@ export async function generateRepo(dir: string, definitions: number, seed = 42):
     await writeFile(join(dir, pkg, name), parts.join('\n'));
   }
   return { files, definitions, identifiers };
+}
+
+/** Every file under `dir` with its content, paths relative to `dir` (the owner's `write` request shape). */
+export function readRepoFiles(dir: string): { path: string; content: string }[] {
+  const files: { path: string; content: string }[] = [];
+  const walk = (at: string) => {
+    for (const name of readdirSync(at)) {
+      const full = join(at, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else files.push({ path: relative(dir, full), content: readFileSync(full, 'utf8') });
+    }
+  };
+  walk(dir);
+  return files;
 }

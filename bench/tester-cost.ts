@@ -16,6 +16,7 @@ import { ReaderClose, ReaderOpen, ReaderSearch } from '../src/tester/commands/re
 import { executeRun } from '../src/tester/harness.js';
 import type { StressModel } from '../src/tester/model.js';
 import type { OwnerHandle, StressWorld } from '../src/tester/world.js';
+import { percentile } from './stats.js';
 
 /**
  * What one tester run costs next to the raw DuckDB work it causes. The same fixed 10-command
@@ -48,10 +49,6 @@ function inProcessOwner(service: OwnerService): OwnerHandle {
     pid: process.pid,
     request: (op, args) => service.handle({ id: id++, op, ...(args ? { args } : {}) }),
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 }
 
 export async function testerCost(runs = Number(process.env.BENCH_TESTER_RUNS ?? 60)): Promise<void> {
