@@ -1,17 +1,8 @@
 import { EmbecodeError } from '../errors.js';
-import type { OwnerRequest } from './protocol.js';
+import { OWNER_OPS, type OwnerRequest } from './protocol.js';
 
 /** The owner child's operations; other protocol children pass their own set. */
-export const OWNER_OPS: ReadonlySet<string> = new Set([
-  'open',
-  'write',
-  'delete',
-  'checkpoint',
-  'release',
-  'acquire',
-  'status',
-  'shutdown',
-]);
+export const OWNER_OP_SET: ReadonlySet<string> = new Set(OWNER_OPS);
 
 /** A piece of a request as an error message shows it: one line, at most 80 characters, never throwing. */
 function shown(value: unknown): string {
@@ -25,7 +16,7 @@ function oneLine(text: string): string {
 }
 
 /** Parses one request line; a bad line is an EmbecodeError('protocol') that names what is wrong. */
-export function decodeRequest(line: string, ops: ReadonlySet<string> = OWNER_OPS): OwnerRequest {
+export function decodeRequest(line: string, ops: ReadonlySet<string> = OWNER_OP_SET): OwnerRequest {
   let value: unknown;
   try {
     value = JSON.parse(line);

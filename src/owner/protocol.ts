@@ -8,18 +8,23 @@ import { errorKindOf, rootMessage } from '../errors.js';
 
 export const OWNER_PROTOCOL_VERSION = 1;
 
-export type OwnerOp =
-  /** Open (or re-open) the index at `args.db` as owner; closes any index open before. */
-  | 'open'
-  | 'write'
-  | 'delete'
-  | 'checkpoint'
-  /** Close every connection and the instance: the OS lock is free when the reply arrives. */
-  | 'release'
-  /** Re-open the last index after a release. */
-  | 'acquire'
-  | 'status'
-  | 'shutdown';
+/**
+ * The owner child's operations. `open` opens (or re-opens) the index at `args.db` as owner, closing
+ * any index open before; `release` closes every connection and the instance, so the OS lock is
+ * free when the reply arrives; `acquire` re-opens the last index after a release.
+ */
+export const OWNER_OPS = [
+  'open',
+  'write',
+  'delete',
+  'checkpoint',
+  'release',
+  'acquire',
+  'status',
+  'shutdown',
+] as const;
+
+export type OwnerOp = (typeof OWNER_OPS)[number];
 
 export interface OwnerRequest {
   readonly id: number;

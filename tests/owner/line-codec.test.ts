@@ -2,18 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
 import { decodeRequest, salvageId } from '../../src/owner/line-codec.js';
-import type { OwnerOp } from '../../src/owner/protocol.js';
+import { OWNER_OPS } from '../../src/owner/protocol.js';
 
-const OPS: readonly OwnerOp[] = [
-  'open',
-  'write',
-  'delete',
-  'checkpoint',
-  'release',
-  'acquire',
-  'status',
-  'shutdown',
-];
+const OPS = OWNER_OPS;
 
 /** Decoding `line` fails with a one-line protocol error matching `message`. */
 function expectProtocolError(line: string, message: RegExp): void {
