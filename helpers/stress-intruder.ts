@@ -1,0 +1,166 @@
+/**
+ * A process that is not embecode: `node dist/helpers/stress-intruder.js [--strategy NAME]`.
+ * It opens the index the way any other program linking DuckDB would (raw @duckdb/node-api, no
+ * embecode code at all), so whatever it manages to do, a stranger could do too. It speaks the
+ * JSON-lines protocol of src/owner/protocol.ts with one op, `probe` (see
+ * src/tester/intruder/types.ts). `--strategy` is only echoed in the hello, for traces.
+ *
+ * Each DuckDB step has a deadline. DuckDB calls cannot be cancelled, so on a missed deadline the
+ * intruder replies with the error and exits: its process dying is the only sure way its lock goes.
+ */
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  INTRUDER_HELLO,
+  INTRUDER_OPS,
+  INTRUDER_PROTOCOL_VERSION,
+  type IntruderAccess,
+  PROBE_STEP_DEADLINE_MS,
+  type ProbeArgs,
+  type ProbeResult,
+} from '../src/tester/intruder/types.js';
+
+const NAME = 'stress-intruder';
+const EXIT_MISSED_DEADLINE = 3;
+
+function send(message: unknown): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class MissedDeadline extends Error {}
+
+async function within<T>(step: string, path: string, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MissedDeadline(
+            `${NAME} ${process.pid}: '${step}' on ${path} took over ${PROBE_STEP_DEADLINE_MS} ms; the intruder exits so that whatever it holds is released`,
+          ),
+        ),
+      PROBE_STEP_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([work(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function probeArgs(args: unknown): ProbeArgs {
+  const record = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
+  const { path, access, prove } = record;
+  if (typeof path !== 'string' || path === '') {
+    throw new Error(`${NAME} ${process.pid}: probe needs args.path, a non-empty string`);
+  }
+  if (access !== 'READ_WRITE' && access !== 'READ_ONLY') {
+    throw new Error(`${NAME} ${process.pid}: probe needs args.access 'READ_WRITE' or 'READ_ONLY'`);
+  }
+  if (prove !== undefined && typeof prove !== 'boolean') {
+    throw new Error(`${NAME} ${process.pid}: probe's args.prove must be a boolean when given`);
+  }
+  return { path, access: access as IntruderAccess, prove: prove === true };
+}
+
+async function probe({ path, access, prove }: ProbeArgs): Promise<ProbeResult> {
+  // DuckDB creates a missing file on a read-write open; a probe must leave no trace.
+  if (!existsSync(path)) return { gotIn: false, error: 'missing' };
+  let instance: DuckDBInstance;
+  try {
+    instance = await within('open', path, () => DuckDBInstance.create(path, { access_mode: access }));
+  } catch (error) {
+    if (error instanceof MissedDeadline) throw error;
+    return { gotIn: false, error: messageOf(error) };
+  }
+  const did: string[] = [`opened ${access}`];
+  let conn: DuckDBConnection | undefined;
+  try {
+    conn = await within('connect', path, () => instance.connect());
+    const c = conn;
+    const sql = async (step: string, text: string) =>
+      (await within(step, path, () => c.runAndReadAll(text))).getRows();
+    const tables = (
+      await sql('list tables', 'SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1')
+    ).map((row) => String(row[0]));
+    did.push(`tables: ${tables.join(', ') || '(none)'}`);
+    if (tables.includes('chunks')) {
+      const rows = await sql('count chunks', 'SELECT count(*) FROM chunks');
+      did.push(`chunks: ${String(rows[0]?.[0])} rows`);
+    }
+    if (prove === true && access === 'READ_WRITE') {
+      await sql('create', 'CREATE TABLE IF NOT EXISTS intruder_probe (pid INTEGER, probed_at TIMESTAMP)');
+      did.push('created table intruder_probe');
+      await sql('insert', `INSERT INTO intruder_probe VALUES (${process.pid}, current_timestamp)`);
+      did.push('inserted 1 row');
+      await sql('checkpoint', 'CHECKPOINT');
+      did.push('checkpointed');
+    }
+  } catch (error) {
+    if (error instanceof MissedDeadline) throw error;
+    // It got in; what failed afterwards is part of what it did, not a refusal.
+    did.push(`failed: ${messageOf(error)}`);
+  } finally {
+    // Connections first: an instance closed with a connection open keeps the lock.
+    conn?.closeSync();
+    instance.closeSync();
+  }
+  did.push('closed');
+  return { gotIn: true, did };
+}
+
+function strategyLabel(argv: readonly string[]): string {
+  const at = argv.indexOf('--strategy');
+  return (at >= 0 ? argv[at + 1] : undefined) ?? 'none';
+}
+
+async function main(): Promise<void> {
+  const ops: ReadonlySet<string> = new Set(INTRUDER_OPS);
+  send({
+    hello: INTRUDER_HELLO,
+    protocol: INTRUDER_PROTOCOL_VERSION,
+    pid: process.pid,
+    strategy: strategyLabel(process.argv.slice(2)),
+  });
+  const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    const started = performance.now();
+    let id = -1;
+    try {
+      const request = JSON.parse(line) as { id?: unknown; op?: unknown; args?: unknown };
+      if (typeof request.id === 'number') id = request.id;
+      if (typeof request.op !== 'string' || !ops.has(request.op)) {
+        throw new Error(
+          `${NAME} ${process.pid}: unknown op ${JSON.stringify(request.op)}; the only op is 'probe'`,
+        );
+      }
+      const result = await probe(probeArgs(request.args));
+      send({ id, ok: true, result, ms: performance.now() - started });
+    } catch (error) {
+      const missed = error instanceof MissedDeadline;
+      send({
+        id,
+        ok: false,
+        error: messageOf(error),
+        kind: missed ? 'timeout' : 'protocol',
+        ms: performance.now() - started,
+      });
+      if (missed) process.exit(EXIT_MISSED_DEADLINE);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${NAME} ${process.pid}: ${messageOf(error)}\n`);
+    process.exit(2);
+  },
+);
