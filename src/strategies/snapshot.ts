@@ -1,14 +1,16 @@
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
+  read,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
@@ -122,6 +124,46 @@ export function listSnapshots(workDir: string): PublishedSnapshot[] {
     .sort((a, b) => a.seq - b.seq);
 }
 
+/** Bytes per positioned read when copying the index; beyond 1 MiB the copy got no faster here. */
+const COPY_CHUNK_BYTES = 1 << 20;
+
+function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buffer, 0, buffer.length, position, (error, bytesRead) =>
+      error === null ? resolve(bytesRead) : reject(error),
+    );
+  });
+}
+
+/**
+ * Copies the file behind `fd` into a new file `target` with positioned reads, and returns the bytes
+ * copied. This is how a process that holds a DuckDB file copies it: fcntl locks belong to the
+ * process, and closing ANY descriptor of the file (`fs.copyFile` and `fs.readFile` open and close
+ * one) drops every lock the process holds on it. Reading through a descriptor that stays open
+ * closes nothing.
+ */
+export async function copyFromDescriptor(fd: number, target: string): Promise<number> {
+  const size = fstatSync(fd).size;
+  const out = await open(target, 'wx');
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(size, 1)));
+    let position = 0;
+    while (position < size) {
+      const n = await readAt(fd, buffer, position);
+      if (n === 0) break;
+      let written = 0;
+      while (written < n) {
+        const { bytesWritten } = await out.write(buffer, written, n - written, position + written);
+        written += bytesWritten;
+      }
+      position += n;
+    }
+    return position;
+  } finally {
+    await out.close();
+  }
+}
+
 function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
@@ -152,6 +194,14 @@ export interface PublishTiming {
  * DATABASE; at 20k chunks (14 MB) 104 ms against 1,640 ms: COPY FROM DATABASE re-inserts every
  * row. Of the byte copy's cost the CHECKPOINT is most; the copy itself is ~1 ms per 2 MB here.
  *
+ * The lock: this process must never open or close a descriptor of the index besides DuckDB's own,
+ * or the kernel drops DuckDB's fcntl lock and any other process can open the file read-write while
+ * this owner goes on writing (tests/strategies/lock-exclusivity.int.test.ts; it happened with
+ * `fs.copyFile`). So the owner opens one descriptor of its own at acquire, copies through it
+ * (copyFromDescriptor), and closes it only after DuckDB has let go. Copying in a child (`cp`)
+ * would keep the lock too, but costs a process start per publish (bench strategy-costs prints
+ * all three).
+ *
  * If the publish after a commit fails (disk full), the write reports an error although it is
  * committed; the next write publishes it. The tester would rightly call that a contract violation
  * (a failed write became visible): the snapshot contract holds only while publishing works.
@@ -163,6 +213,11 @@ export class SnapshotOwner extends HoldingOwner {
   /** A write committed but its publish failed: the next operation publishes first. */
   private unpublished = false;
   private lastTiming: PublishTiming | undefined;
+  /**
+   * The owner's own descriptor of the index, open while DuckDB holds it. Only read through, and
+   * closed only after DuckDB closed the file: closing it earlier would drop DuckDB's lock.
+   */
+  private indexFd: number | undefined;
 
   get dir(): string {
     return snapshotDir(this.context.workDir);
@@ -182,6 +237,8 @@ export class SnapshotOwner extends HoldingOwner {
     if (this.db !== undefined) return;
     await super.acquire();
     try {
+      // Opened after DuckDB created the file and took its lock; opening drops nothing, closing would.
+      this.indexFd = openSync(this.context.dbPath, 'r');
       await this.queue.run(async () => {
         mkdirSync(this.dir, { recursive: true });
         this.removeLeftovers();
@@ -194,7 +251,7 @@ export class SnapshotOwner extends HoldingOwner {
         await this.publish();
       });
     } catch (error) {
-      await super.release();
+      await this.letGo();
       throw error;
     }
   }
@@ -225,7 +282,18 @@ export class SnapshotOwner extends HoldingOwner {
   /** Waits for a publish in progress, then closes the index; published copies stay for readers. */
   override async release(): Promise<void> {
     await this.queue.run(async () => undefined);
-    await super.release();
+    await this.letGo();
+  }
+
+  /** Closes the index in DuckDB first, then the owner's own descriptor (see indexFd). */
+  private async letGo(): Promise<void> {
+    try {
+      await super.release();
+    } finally {
+      const fd = this.indexFd;
+      this.indexFd = undefined;
+      if (fd !== undefined) closeSync(fd);
+    }
   }
 
   /**
@@ -274,7 +342,7 @@ export class SnapshotOwner extends HoldingOwner {
     const checkpointMs = performance.now() - t;
     t = performance.now();
     try {
-      await copyFile(this.context.dbPath, temp);
+      await copyFromDescriptor(this.heldDescriptor(), temp);
       const copyMs = performance.now() - t;
       t = performance.now();
       fsyncPath(temp);
@@ -302,6 +370,30 @@ export class SnapshotOwner extends HoldingOwner {
     } finally {
       await rm(temp, { force: true });
     }
+  }
+
+  /**
+   * The owner's descriptor of the index, checked to still be the file at dbPath (`statSync` opens
+   * nothing). DuckDB never replaces its file; a person or a tool that did would otherwise get the
+   * old file published under the new one's name.
+   */
+  private heldDescriptor(): number {
+    const fd = this.indexFd;
+    if (fd === undefined) {
+      throw new EmbecodeError(
+        'internal',
+        `owner ${process.pid} has no descriptor of ${this.context.dbPath} to publish from; release and acquire the index again`,
+      );
+    }
+    const held = fstatSync(fd);
+    const now = statSync(this.context.dbPath, { throwIfNoEntry: false });
+    if (now === undefined || now.ino !== held.ino || now.dev !== held.dev) {
+      throw new EmbecodeError(
+        'io',
+        `${this.context.dbPath} was removed or replaced while owner ${process.pid} held it; nothing was published; stop the owner, check the file, and start it again`,
+      );
+    }
+    return fd;
   }
 
   /** Published copies older than the newest KEEP_PREVIOUS before `newest`. */

@@ -1,6 +1,19 @@
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
@@ -8,6 +21,7 @@ import { OwnerClient } from '../../src/owner/owner-client.js';
 import { liveChildCount } from '../../src/process/children.js';
 import {
   CURRENT_FILE,
+  copyFromDescriptor,
   KEEP_PREVIOUS,
   listSnapshots,
   readCurrent,
@@ -145,6 +159,54 @@ describe('snapshot: publishing', () => {
     expect(existsSync(`${snaps.at(-1)?.path}.wal`)).toBe(false);
     await owner.close();
     expect(existsSync(snapshotDir(ctx.workDir))).toBe(false);
+  });
+
+  it("publishing keeps this process's lock on the index, and the owner's own descriptor goes at release", async () => {
+    const ctx = await context();
+    const owner = new SnapshotOwner(ctx);
+    const descriptorsOfIndex = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === ctx.dbPath;
+        } catch {
+          return false; // the descriptor readdir itself used, closed by now
+        }
+      }).length;
+    await owner.acquire();
+    expect(await procWriteLockHolders(ctx.dbPath)).toEqual([process.pid]);
+    for (let i = 0; i < 3; i++) {
+      await owner.write([await prepared('a.ts', `zqlockx${'abc'[i]}`)]);
+      expect(await procWriteLockHolders(ctx.dbPath), `after publish ${i + 1}`).toEqual([process.pid]);
+    }
+    expect(descriptorsOfIndex()).toBeGreaterThanOrEqual(2); // DuckDB's and the owner's
+    await owner.release();
+    expect(await procWriteLockHolders(ctx.dbPath)).toEqual([]);
+    expect(descriptorsOfIndex()).toBe(0);
+    await owner.close();
+  });
+
+  it('copyFromDescriptor copies a file byte for byte, leaves the descriptor open, and never overwrites', async () => {
+    const dir = await makeTempDir('embecode-snapshot-copy-');
+    const source = join(dir, 'source.bin');
+    const bytes = randomBytes(2.5 * 1024 * 1024 + 17);
+    writeFileSync(source, bytes);
+    const fd = openSync(source, 'r');
+    try {
+      expect(await copyFromDescriptor(fd, join(dir, 'copy.bin'))).toBe(bytes.length);
+      expect(readFileSync(join(dir, 'copy.bin')).equals(bytes)).toBe(true);
+      expect(fstatSync(fd).size).toBe(bytes.length);
+      await expect(copyFromDescriptor(fd, join(dir, 'copy.bin'))).rejects.toThrow(/EEXIST/);
+      writeFileSync(join(dir, 'empty.bin'), '');
+    } finally {
+      closeSync(fd);
+    }
+    const empty = openSync(join(dir, 'empty.bin'), 'r');
+    try {
+      expect(await copyFromDescriptor(empty, join(dir, 'empty-copy.bin'))).toBe(0);
+      expect(statSync(join(dir, 'empty-copy.bin')).size).toBe(0);
+    } finally {
+      closeSync(empty);
+    }
   });
 
   it('a new owner publishes above every earlier sequence number, and removes half-written files', async () => {
