@@ -1,7 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { procWriteLockHolders } from '../src/election/proc-locks.js';
 import { Database } from '../src/index/database.js';
 import { createDefaultEmbedder, type Embedder } from '../src/index/embedder.js';
 import { prepareFile } from '../src/index/prepare.js';
@@ -10,7 +15,7 @@ import type { SearchMode } from '../src/index/types.js';
 import { OwnerClient } from '../src/owner/owner-client.js';
 import { handoffStats, readOwnerStats, resetHandoffStats } from '../src/strategies/handoff.js';
 import { getStrategy, strategyNames } from '../src/strategies/registry.js';
-import { SnapshotOwner } from '../src/strategies/snapshot.js';
+import { copyFromDescriptor, listSnapshots, SnapshotOwner } from '../src/strategies/snapshot.js';
 import type { ReaderSide } from '../src/strategies/strategy.js';
 import { fileContent, tokensIn } from '../src/tester/tokens.js';
 import { percentile } from './stats.js';
@@ -24,7 +29,9 @@ import { generateRepo, readRepoFiles } from './synthetic-repo.js';
  * - write throughput alone, and while the reader searches without pause (and how fast it searched);
  * - staleness: from a write's acknowledgement to the end of the first search that sees it;
  * - lock conflicts: failed lock attempts each side retried (handoff), searches that failed.
- * Plus, for snapshot, what one publish costs at this index size.
+ * Plus, for snapshot, what one publish costs at this index size, and the ways to copy the file
+ * side by side (copyMethods): the old `fs.copyFile`, which drops the owner's lock, against the
+ * descriptor copy the owner uses now, `cp` in a child, and DuckDB's COPY FROM DATABASE.
  */
 
 const MODE: SearchMode = 'hybrid';
@@ -239,11 +246,91 @@ async function publishCost(data: Corpus, embedder: Embedder, base: string): Prom
       bytes = last.bytes;
     }
     const p = (v: number[]) => ms(percentile(v, 0.5));
-    return `snapshot publish (p50 of 15, ${(bytes / 1e6).toFixed(1)} MB file): write+publish ${p(phases.total)} ms = CHECKPOINT ${p(phases.checkpointMs)} + copy ${p(phases.copyMs)} + fsync/rename ${p(phases.fsyncMs)} + CURRENT ${p(phases.pointerMs)} ms (+ the write itself)`;
+    const publish = `snapshot publish (p50 of 15, ${(bytes / 1e6).toFixed(1)} MB file): write+publish ${p(phases.total)} ms = CHECKPOINT ${p(phases.checkpointMs)} + copy ${p(phases.copyMs)} + fsync/rename ${p(phases.fsyncMs)} + CURRENT ${p(phases.pointerMs)} ms (+ the write itself)`;
+    return `${publish}\n${await copyMethods(join(dir, 'index.db'), dir)}`;
   } finally {
     await owner.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const run = promisify(execFile);
+
+/**
+ * The ways to copy the live index, timed on the same bytes in one run (p50, interleaved so the page
+ * cache treats them alike), then whether the owner in this process still holds its lock afterwards.
+ * `fs.copyFile` and the descriptor copy are timed on the newest published snapshot, a byte copy of
+ * the index: run on the index itself, `fs.copyFile` would drop the lock before the others are
+ * timed. It is run on the index once at the very end, to show exactly that.
+ */
+async function copyMethods(dbPath: string, dir: string): Promise<string> {
+  const ROUNDS = 15;
+  const SLOW_ROUNDS = 5;
+  const same = listSnapshots(dir).at(-1)?.path;
+  if (same === undefined)
+    throw new Error(`bench: no published snapshot in ${dir}; the publish loop above should have made one`);
+  const target = join(dir, 'bench-copy.db');
+  const times = {
+    copyFile: [] as number[],
+    descriptor: [] as number[],
+    cp: [] as number[],
+    copyFromDb: [] as number[],
+  };
+  const timed = async (into: number[], copy: () => Promise<unknown>) => {
+    await rm(target, { force: true });
+    const t = performance.now();
+    await copy();
+    into.push(performance.now() - t);
+  };
+  const fd = openSync(same, 'r');
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      await timed(times.copyFile, () => copyFile(same, target));
+      await timed(times.descriptor, () => copyFromDescriptor(fd, target));
+      // On the live index: a child's descriptors are not this process's, so its close drops nothing.
+      await timed(times.cp, () => run('cp', ['--', dbPath, target]));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const afterCp = await procWriteLockHolders(dbPath);
+  // In an instance of its own (on the snapshot, READ_ONLY), as the owner would run it on its index.
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  try {
+    await conn.run(`ATTACH '${same.replaceAll("'", "''")}' AS src (READ_ONLY)`);
+    for (let i = 0; i < SLOW_ROUNDS; i++) {
+      await timed(times.copyFromDb, async () => {
+        await conn.run(`ATTACH '${target.replaceAll("'", "''")}' AS dst`);
+        await conn.run('COPY FROM DATABASE src TO dst');
+        await conn.run('DETACH dst');
+      });
+      await rm(`${target}.wal`, { force: true });
+    }
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+  const beforeOld = await procWriteLockHolders(dbPath);
+  await rm(target, { force: true });
+  await copyFile(dbPath, target);
+  const afterOld = await procWriteLockHolders(dbPath);
+  await rm(target, { force: true });
+
+  const p50 = (v: number[]) => percentile(v, 0.5);
+  const base = p50(times.copyFile);
+  const vs = (v: number[]) => `${ms(p50(v))} ms (x${(p50(v) / base).toFixed(1)})`;
+  const holders = (h: number[] | undefined) =>
+    h === undefined
+      ? 'unknown (no /proc/locks)'
+      : h.includes(process.pid)
+        ? 'held by this owner'
+        : `LOST (holders: ${h.join(', ') || 'none'})`;
+  return [
+    `copying the index, same bytes, p50 of ${ROUNDS} (COPY FROM DATABASE of ${SLOW_ROUNDS}):`,
+    `  fs.copyFile ${ms(base)} ms (old, loses the lock) | read through the held descriptor ${vs(times.descriptor)} (new) | cp in a child ${vs(times.cp)} | ATTACH + COPY FROM DATABASE ${vs(times.copyFromDb)}`,
+    `  the owner's lock: after 15 publishes and ${ROUNDS} child cp runs ${holders(afterCp)}; before one fs.copyFile of the index ${holders(beforeOld)}; after it ${holders(afterOld)}`,
+  ].join('\n');
 }
 
 export async function strategyCosts(): Promise<void> {
