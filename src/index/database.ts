@@ -22,7 +22,13 @@ import { classifyDuckDBError, messageOf } from './duckdb-errors.js';
 import { REQUIRED_TABLES, SCHEMA_VERSION, schemaStatements } from './schema.js';
 import { SerialQueue } from './serial-queue.js';
 import type { IndexStats, PreparedFile } from './types.js';
-import { type CachedChunk, floatChildItems, VectorCache, VectorCacheTooLarge } from './vector-cache.js';
+import {
+  type CachedChunk,
+  type CachedHit,
+  floatChildItems,
+  VectorCache,
+  VectorCacheTooLarge,
+} from './vector-cache.js';
 
 /** `owner` opens read-write (and creates the schema); `reader` opens READ_ONLY. */
 export type AccessMode = 'owner' | 'reader';
@@ -67,11 +73,32 @@ export const ROW_GROUP_SIZE = 16384;
 const DISABLED_COMPRESSION = 'alp,alprd';
 /** Separates terms in the one-string-per-chunk staging of postings; the tokenizer never emits it. */
 const TERM_SEPARATOR = '\u001f';
+/**
+ * Key in `meta` of the next chunk id to hand out, written in every transaction that hands ids out.
+ * Without it, ids restart at max(id) + 1 on open, and the ids of deleted chunks come back for other
+ * chunks. Files written before it existed lack the row and start from max(id) + 1 once.
+ */
+const NEXT_CHUNK_ID = 'next_chunk_id';
+/**
+ * Begins a transaction and reads a table of the index, because DuckDB takes a transaction's
+ * snapshot of a database at its first access there, not at BEGIN.
+ */
+const BEGIN_SNAPSHOT = 'BEGIN TRANSACTION; SELECT 1 FROM meta LIMIT 0';
+
+/**
+ * The vector cache as one snapshot sees it. Only valid until the snapshot task's first `await`:
+ * after that, commits may change the cache under it, so `search` throws.
+ */
+export interface VectorCacheView {
+  search(query: Float32Array, limit: number, pathPrefix: string | null): CachedHit[];
+}
 
 /**
  * One embecode index file. The owner writes through `write`, reads go through `read`; each has its
  * own connection and its own queue, so a search never waits for a write transaction and never sees
- * half of one (DuckDB's MVCC gives the read connection the last committed state).
+ * half of one (DuckDB's MVCC gives the read connection the last committed state). A read of several
+ * statements that must agree goes through `snapshot`: one read transaction, plus the vector cache
+ * as of that transaction's state.
  *
  * `close()` closes both connections and then the instance: only then does DuckDB drop its OS lock
  * (closing the instance with a connection still open keeps the lock).
@@ -87,7 +114,15 @@ export class Database {
   private attached = false;
   private readonly writeQueue = new SerialQueue();
   private readonly readQueue = new SerialQueue();
+  /**
+   * Excludes a COMMIT together with its vector cache update from the start of a snapshot (its
+   * BEGIN, first read and use of the cache): each snapshot then finds DuckDB and the cache at the
+   * same commit. Held for milliseconds; never while waiting for either queue.
+   */
+  private readonly commitGate = new SerialQueue();
   private nextChunkId = 1n;
+  /** Whether `meta` holds a NEXT_CHUNK_ID row (UPDATE) or not yet (INSERT). */
+  private nextChunkIdStored = false;
   private cacheVectors = false;
   /** The cache being loaded or loaded; `loaded` once the load is done (set inside the write queue). */
   private cache: Promise<VectorCache> | undefined;
@@ -127,7 +162,9 @@ export class Database {
         );
         const db = new Database(path, 'owner', dimensions, embedder);
         db.attach(instance, first, second, attached);
-        db.nextChunkId = await maxChunkId(first);
+        const next = await nextChunkId(first);
+        db.nextChunkId = next.id;
+        db.nextChunkIdStored = next.stored;
         db.cacheVectors = options.cacheVectors ?? true;
         return db;
       }
@@ -160,6 +197,52 @@ export class Database {
   }
 
   /**
+   * Runs `task` in one read transaction on the read connection: every statement it runs sees the
+   * same committed state, whatever commits meanwhile. `cache` is the vector cache at that same state
+   * (undefined when none is loaded; await `vectorCache()` first to have one), usable only in the
+   * task's synchronous start, before its first `await`: commits wait for that start to end.
+   */
+  snapshot<T>(task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>): Promise<T> {
+    return this.readQueue.run(async () => {
+      const conn = this.connection('read');
+      const started = this.commitGate.run(async () => {
+        await conn.run(BEGIN_SNAPSHOT);
+        const cache = this.loaded;
+        let current = true;
+        const view =
+          cache === undefined
+            ? undefined
+            : {
+                search: (query: Float32Array, limit: number, prefix: string | null) => {
+                  if (!current) {
+                    throw new EmbecodeError(
+                      'internal',
+                      'vector cache read after its snapshot began; use it before the first await',
+                    );
+                  }
+                  return cache.search(query, limit, prefix);
+                },
+              };
+        try {
+          return { pending: task(conn, view) };
+        } finally {
+          current = false;
+        }
+      });
+      let result: T;
+      try {
+        const { pending } = await started;
+        result = await pending;
+      } catch (error) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      await conn.run('COMMIT');
+      return result;
+    });
+  }
+
+  /**
    * Replaces the rows of each file (deleting what was there) in one transaction: a search sees all
    * of these files' new chunks or none of them.
    */
@@ -171,6 +254,7 @@ export class Database {
         this.loaded !== undefined,
       );
       const added = await this.appendFiles(conn, files);
+      if (added.length > 0) await this.storeNextChunkId(conn);
       return (cache) => {
         for (const id of removed) cache.remove(id);
         for (const chunk of added) cache.add(chunk);
@@ -307,26 +391,40 @@ export class Database {
     return this.writeQueue.run(async () => {
       const conn = this.connection('write');
       const firstId = this.nextChunkId;
-      let applyToCache: (cache: VectorCache) => void;
+      const stored = this.nextChunkIdStored;
       await conn.run('BEGIN TRANSACTION');
       try {
-        applyToCache = await body(conn);
-        await conn.run('COMMIT');
+        const applyToCache = await body(conn);
+        await this.commitGate.run(async () => {
+          await conn.run('COMMIT');
+          // Only a cache loaded before this write needs it; a load queued behind it reads it from
+          // DuckDB.
+          const cache = this.loaded;
+          if (cache === undefined) return;
+          try {
+            applyToCache(cache);
+          } catch {
+            this.dropCache(); // reloaded from DuckDB by the next vector search
+          }
+        });
       } catch (error) {
         this.nextChunkId = firstId;
+        this.nextChunkIdStored = stored;
         await conn.run('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      // Only a cache loaded before this write needs it; a load queued behind it reads it from DuckDB.
-      const cache = this.loaded;
-      if (cache !== undefined) {
-        try {
-          applyToCache(cache);
-        } catch {
-          this.dropCache(); // reloaded from DuckDB by the next vector search
-        }
-      }
     });
+  }
+
+  /** Records the next chunk id in `meta`, in the write's transaction, when the write took ids. */
+  private async storeNextChunkId(conn: DuckDBConnection): Promise<void> {
+    const value = String(this.nextChunkId);
+    if (this.nextChunkIdStored) {
+      await conn.run('UPDATE meta SET value = $1 WHERE key = $2', [value, NEXT_CHUNK_ID], [VARCHAR, VARCHAR]);
+    } else {
+      await conn.run('INSERT INTO meta VALUES ($1, $2)', [NEXT_CHUNK_ID, value], [VARCHAR, VARCHAR]);
+      this.nextChunkIdStored = true;
+    }
   }
 
   /**
@@ -576,10 +674,22 @@ async function createSchema(conn: DuckDBConnection, dimensions: number, embedder
   }
 }
 
-async function maxChunkId(conn: DuckDBConnection): Promise<bigint> {
-  const reader = await conn.runAndReadAll('SELECT coalesce(max(id), 0) + 1 FROM chunks');
-  const value = reader.getRows()[0]?.[0];
-  return typeof value === 'bigint' ? value : BigInt(Number(value ?? 1));
+/**
+ * The first id never handed out: past both the recorded mark and every id present, so that an
+ * index written before the mark existed, or a mark somehow behind, still never repeats an id.
+ */
+async function nextChunkId(conn: DuckDBConnection): Promise<{ id: bigint; stored: boolean }> {
+  const reader = await conn.runAndReadAll(
+    `SELECT (SELECT coalesce(max(id), 0) + 1 FROM chunks),
+            (SELECT max(TRY_CAST(value AS BIGINT)) FROM meta WHERE key = $1),
+            (SELECT count(*) FROM meta WHERE key = $1)`,
+    [NEXT_CHUNK_ID],
+    [VARCHAR],
+  );
+  const [present, mark, rows] = reader.getRows()[0] ?? [1n, null, 0n];
+  const fromRows = BigInt(present as bigint | number);
+  const fromMark = mark === null || mark === undefined ? 0n : BigInt(mark as bigint | number);
+  return { id: fromRows > fromMark ? fromRows : fromMark, stored: Number(rows) > 0 };
 }
 
 /** Turns a DuckDB open failure into an error that names the file, the holder and the next step. */

@@ -2,6 +2,7 @@ import {
   ARRAY,
   arrayValue,
   BIGINT,
+  type DuckDBConnection,
   type DuckDBType,
   type DuckDBValue,
   FLOAT,
@@ -10,16 +11,20 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
+import { EmbecodeError } from '../errors.js';
 import type { Database } from './database.js';
 import type { Embedder } from './embedder.js';
 import { identifierParts, tokenize } from './tokenizer.js';
 import type { SearchMode, SearchOptions, SearchResult } from './types.js';
+import { comparePaths, VECTOR_RANK_DECIMALS } from './vector-cache.js';
 
 export const DEFAULT_TOP_K = 10;
 /** Reciprocal rank fusion constant (Cormack et al.); 60 is the usual choice. */
 export const RRF_K = 60;
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
+/** Decimals of the BM25 score its ranking key keeps: sums of equal terms differ in their last bits. */
+export const BM25_RANK_DECIMALS = 9;
 const PREVIEW_LINES = 3;
 const PREVIEW_CHARS = 200;
 /** Up to this many distinct query terms are looked up one by one (see bm25); more go through one join. */
@@ -43,6 +48,16 @@ export interface Hit {
  * index's read connection (no extension is loaded: fts and vss cannot be downloaded here), except
  * that vector scoring uses the Database's in-memory VectorCache when it has one.
  *
+ * All of one search runs in one `Database.snapshot`: its rankings and its content lookup read the
+ * same committed state, and so does its use of the vector cache. Run as separate reads, a write
+ * committing in between gave lists of no single state (a replaced file's hits dropped for want of
+ * content, or ranked from two versions at once).
+ *
+ * Every ranking orders by the same key, the LIMIT cut included: score rounded (BM25_RANK_DECIMALS,
+ * VECTOR_RANK_DECIMALS) descending, then path ascending by code unit, then start line. Chunk ids
+ * follow write history, and a sum's last bits its order, so neither may decide between equals: an
+ * index rebuilt from the same files must rank them the same. The score returned is not rounded.
+ *
  * Each ranking returns ids, paths and lines only; the content (for previews) is fetched once, for
  * the final results: reading the content column of every candidate costs more than the ranking.
  */
@@ -62,31 +77,49 @@ export class Searcher {
     const prefix = options.pathPrefix ?? null;
     const terms = [...new Set(tokenize(query))];
     if (terms.length === 0 || topK <= 0) return [];
-    if (mode === 'bm25') return withoutContent(await this.withContent(await this.bm25(terms, topK, prefix)));
-    if (mode === 'vector')
-      return withoutContent(await this.withContent(await this.vector(query, topK, prefix)));
-    // Fusion needs more than topK from each list, or a chunk ranked well by both but just outside
-    // one list's topK would be lost. BM25 runs in DuckDB's threads while the vector ranking (in JS,
-    // when cached) runs on this one.
-    const depth = Math.max(topK * 5, 50);
-    const lexical = this.bm25(terms, depth, prefix);
-    lexical.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled
-    const semantic = await this.vector(query, depth, prefix);
-    // Rank fusion blurs "where is X defined": a file that calls X a lot can outrank X's definition.
-    // So the fused head is re-read and a chunk that defines a queried identifier goes first.
-    const lookahead = Math.max(topK * 2, DEFINITION_LOOKAHEAD);
-    const head = await this.withContent(fuse([await lexical, semantic], lookahead));
-    return definitionsFirst(head, query).slice(0, topK);
+    // Embedding and cache loading happen before the snapshot: a load waits for the write queue,
+    // and a write's commit waits for the snapshot's start.
+    const embedding = mode === 'bm25' ? undefined : await this.queryEmbedding(query);
+    if (mode === 'vector' && embedding === undefined) return [];
+    if (embedding !== undefined) await this.db.vectorCache()?.catch(() => undefined);
+    return this.db.snapshot(async (conn, cache) => {
+      if (mode === 'bm25')
+        return withoutContent(await withContent(conn, await bm25(conn, terms, topK, prefix)));
+      if (mode === 'vector') {
+        const vector = embedding as Float32Array;
+        const hits =
+          cache?.search(vector, topK, prefix) ?? (await this.vectorSql(conn, vector, topK, prefix));
+        return withoutContent(await withContent(conn, hits));
+      }
+      // Fusion needs more than topK from each list, or a chunk ranked well by both but just outside
+      // one list's topK would be lost. BM25 is sent to DuckDB first, so that its threads rank while
+      // this one scores the cached vectors (which must happen before the first await, see snapshot).
+      const depth = Math.max(topK * 5, 50);
+      const lexicalPending = bm25(conn, terms, depth, prefix);
+      lexicalPending.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled
+      const cached = embedding === undefined ? [] : cache?.search(embedding, depth, prefix);
+      const lexical = await lexicalPending;
+      const semantic = cached ?? (await this.vectorSql(conn, embedding as Float32Array, depth, prefix));
+      // Rank fusion blurs "where is X defined": a file that calls X a lot can outrank X's definition.
+      // So the fused head is re-read and a chunk that defines a queried identifier goes first.
+      const lookahead = Math.max(topK * 2, DEFINITION_LOOKAHEAD);
+      const head = await withContent(conn, fuse([lexical, semantic], lookahead));
+      return definitionsFirst(head, query).slice(0, topK);
+    });
   }
 
-  private async vector(query: string, limit: number, prefix: string | null): Promise<Hit[]> {
+  /** The query's embedding, or undefined for the zero vector (nothing to be similar to). */
+  private async queryEmbedding(query: string): Promise<Float32Array | undefined> {
     const [embedding] = await this.embedder.embed([query]);
-    if (embedding === undefined || embedding.every((x) => x === 0)) return [];
-    const cached = this.db.vectorCache();
-    if (cached !== undefined) {
-      const cache = await cached.catch(() => undefined);
-      if (cache !== undefined) return cache.search(embedding, limit, prefix);
-    }
+    return embedding === undefined || embedding.every((x) => x === 0) ? undefined : embedding;
+  }
+
+  private vectorSql(
+    conn: DuckDBConnection,
+    embedding: Float32Array,
+    limit: number,
+    prefix: string | null,
+  ): Promise<Hit[]> {
     // Stored vectors are L2-normalised, so the inner product is the cosine similarity, and cheaper.
     // A query with few non-zero dimensions (the hashing embedder's usually has a few dozen) sums
     // only those: ~45% less time than array_inner_product over all of them at 100k x 384.
@@ -112,118 +145,135 @@ export class Searcher {
       prefix === null
         ? ''
         : `SEMI JOIN chunks c ON c.id = e.chunk_id AND starts_with(c.path, ${param(prefix, VARCHAR)})`;
-    const sql = `
-      WITH top AS (
-        SELECT e.chunk_id, (${score})::FLOAT AS score
-        FROM embeddings e
-        ${filter}
-        ORDER BY score DESC, e.chunk_id
-        LIMIT ${limitParam}
-      )
-      SELECT top.chunk_id, c.path, c.start_line, c.end_line, top.score
-      FROM top JOIN chunks c ON c.id = top.chunk_id
-      ORDER BY top.score DESC, top.chunk_id`;
-    return this.hits(sql, values, types);
+    // The key is rounded from the FLOAT score widened to DOUBLE, as the cache does in JS.
+    const scored = `
+      SELECT chunk_id, score, round(score::DOUBLE, ${VECTOR_RANK_DECIMALS}) AS rank_key
+      FROM (SELECT e.chunk_id, (${score})::FLOAT AS score FROM embeddings e ${filter})`;
+    return hits(conn, cutByRankKey(scored, limitParam), values, types);
   }
+}
 
-  /**
-   * BM25 over the postings table. Each term is looked up on its own (`term = $i`, joined by UNION
-   * ALL): postings are stored sorted by term within each write batch, so DuckDB skips the row groups
-   * whose min/max exclude the term, where one lookup for all terms would scan from the smallest to
-   * the largest. Ranked by chunk id first, then the top rows get their paths.
-   */
-  private bm25(terms: string[], limit: number, prefix: string | null): Promise<Hit[]> {
-    const perTerm = terms.length <= MAX_UNION_TERMS;
-    const termCount = perTerm ? terms.length : 1;
-    const limitParam = `$${termCount + 1}`;
-    const prefixParam = `$${termCount + 2}`;
-    const lookup = perTerm
-      ? terms
-          .map((_, i) => `SELECT term, chunk_id, tf FROM postings WHERE term = $${i + 1}`)
-          .join(' UNION ALL ')
-      : 'SELECT p.term, p.chunk_id, p.tf FROM postings p SEMI JOIN (SELECT unnest($1) AS term) q ON p.term = q.term';
-    const sql = `
-      WITH hits AS MATERIALIZED (${lookup}),
-      corpus AS (SELECT count(*)::DOUBLE AS n, coalesce(avg(length), 1)::DOUBLE AS avgdl FROM chunks),
-      df AS (SELECT term, count(*)::DOUBLE AS df FROM hits GROUP BY term),
-      scored AS (
-        SELECT h.chunk_id,
-          sum(ln((corpus.n - df.df + 0.5) / (df.df + 0.5) + 1)
-              * h.tf * (${BM25_K1} + 1)
-              / (h.tf + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * c.length / corpus.avgdl))) AS score
-        FROM hits h JOIN df ON df.term = h.term JOIN chunks c ON c.id = h.chunk_id, corpus
-        ${prefix === null ? '' : `WHERE starts_with(c.path, ${prefixParam})`}
-        GROUP BY h.chunk_id
-      ),
-      top AS (SELECT chunk_id, score FROM scored ORDER BY score DESC, chunk_id LIMIT ${limitParam})
-      SELECT c.id, c.path, c.start_line, c.end_line, top.score
-      FROM top JOIN chunks c ON c.id = top.chunk_id
-      ORDER BY top.score DESC, c.path, c.start_line`;
-    const values: DuckDBValue[] = [...(perTerm ? terms : [listValue(terms)]), limit];
-    const types: (DuckDBType | undefined)[] = [
-      ...(perTerm ? terms.map(() => VARCHAR) : [LIST(VARCHAR)]),
-      undefined,
-    ];
-    if (prefix !== null) {
-      values.push(prefix);
-      types.push(VARCHAR);
+/**
+ * The top `limit` of `scored` (chunk_id, score, rank_key) by (rank_key desc, path, start_line).
+ * Paths are joined only for the rows whose key reaches the limit-th best key: every row of the
+ * top `limit` is among them, ties at the cut included, and joining paths for every scored row
+ * (all 100k embeddings, for a vector ranking) would cost more than the ranking.
+ */
+function cutByRankKey(scored: string, limitParam: string): string {
+  return `
+    WITH keyed AS MATERIALIZED (${scored}),
+    edge AS (SELECT min(rank_key) AS rank_key FROM (SELECT rank_key FROM keyed ORDER BY rank_key DESC LIMIT ${limitParam}))
+    SELECT c.id, c.path, c.start_line, c.end_line, k.score
+    FROM keyed k JOIN chunks c ON c.id = k.chunk_id
+    WHERE k.rank_key >= (SELECT rank_key FROM edge)
+    ORDER BY k.rank_key DESC, c.path, c.start_line
+    LIMIT ${limitParam}`;
+}
+
+/**
+ * BM25 over the postings table. Each term is looked up on its own (`term = $i`, joined by UNION
+ * ALL): postings are stored sorted by term within each write batch, so DuckDB skips the row groups
+ * whose min/max exclude the term, where one lookup for all terms would scan from the smallest to
+ * the largest. N, avgdl and df are corpus-wide; a path prefix only filters the chunks scored.
+ */
+function bm25(conn: DuckDBConnection, terms: string[], limit: number, prefix: string | null): Promise<Hit[]> {
+  const perTerm = terms.length <= MAX_UNION_TERMS;
+  const termCount = perTerm ? terms.length : 1;
+  const limitParam = `$${termCount + 1}`;
+  const prefixParam = `$${termCount + 2}`;
+  const lookup = perTerm
+    ? terms
+        .map((_, i) => `SELECT term, chunk_id, tf FROM postings WHERE term = $${i + 1}`)
+        .join(' UNION ALL ')
+    : 'SELECT p.term, p.chunk_id, p.tf FROM postings p SEMI JOIN (SELECT unnest($1) AS term) q ON p.term = q.term';
+  const scored = `
+    WITH hits AS MATERIALIZED (${lookup}),
+    corpus AS (SELECT count(*)::DOUBLE AS n, coalesce(avg(length), 1)::DOUBLE AS avgdl FROM chunks),
+    df AS (SELECT term, count(*)::DOUBLE AS df FROM hits GROUP BY term),
+    scored AS (
+      SELECT h.chunk_id,
+        sum(ln((corpus.n - df.df + 0.5) / (df.df + 0.5) + 1)
+            * h.tf * (${BM25_K1} + 1)
+            / (h.tf + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * c.length / corpus.avgdl))) AS score
+      FROM hits h JOIN df ON df.term = h.term JOIN chunks c ON c.id = h.chunk_id, corpus
+      ${prefix === null ? '' : `WHERE starts_with(c.path, ${prefixParam})`}
+      GROUP BY h.chunk_id
+    )
+    SELECT chunk_id, score, round(score, ${BM25_RANK_DECIMALS}) AS rank_key FROM scored`;
+  const values: DuckDBValue[] = [...(perTerm ? terms : [listValue(terms)]), limit];
+  const types: (DuckDBType | undefined)[] = [
+    ...(perTerm ? terms.map(() => VARCHAR) : [LIST(VARCHAR)]),
+    undefined,
+  ];
+  if (prefix !== null) {
+    values.push(prefix);
+    types.push(VARCHAR);
+  }
+  return hits(conn, cutByRankKey(scored, limitParam), values, types);
+}
+
+/**
+ * Attaches previews, in one query for all hits. Within one snapshot every ranked chunk has its
+ * content; a missing one means a ranking read another state, which is a bug to report, not hide.
+ */
+async function withContent(
+  conn: DuckDBConnection,
+  hits: readonly Hit[],
+): Promise<(SearchResult & { readonly content: string })[]> {
+  if (hits.length === 0) return [];
+  // Point lookups joined by UNION ALL: chunk ids grow with insertion order, so each lookup reads
+  // one row group; one `IN (list)` would read the content of every row group between the
+  // smallest and largest id (~10 ms against ~20-50 ms for 10 results at 100k chunks).
+  const ids = hits.map((h) => h.id);
+  const sql =
+    ids.length <= MAX_UNION_IDS
+      ? ids.map((_, i) => `SELECT id, content FROM chunks WHERE id = $${i + 1}`).join(' UNION ALL ')
+      : 'SELECT id, content FROM chunks WHERE id IN (SELECT unnest($1))';
+  const values = ids.length <= MAX_UNION_IDS ? ids : [listValue(ids)];
+  const types = ids.length <= MAX_UNION_IDS ? ids.map(() => BIGINT) : [LIST(BIGINT)];
+  const reader = await conn.runAndReadAll(sql, values, types);
+  const content = new Map(reader.getRows().map((row) => [row[0] as bigint, String(row[1])]));
+  return hits.map((hit) => {
+    const text = content.get(hit.id);
+    if (text === undefined) {
+      throw new EmbecodeError(
+        'internal',
+        `chunk ${hit.id} of ${hit.path} was ranked but has no content in the same snapshot`,
+      );
     }
-    return this.hits(sql, values, types);
-  }
+    return {
+      path: hit.path,
+      startLine: hit.startLine,
+      endLine: hit.endLine,
+      score: hit.score,
+      preview: preview(text),
+      content: text,
+    };
+  });
+}
 
-  /** Attaches previews, in one query for all hits; a hit whose chunk is gone meanwhile is dropped. */
-  private async withContent(hits: readonly Hit[]): Promise<(SearchResult & { readonly content: string })[]> {
-    if (hits.length === 0) return [];
-    // Point lookups joined by UNION ALL: chunk ids grow with insertion order, so each lookup reads
-    // one row group; one `IN (list)` would read the content of every row group between the
-    // smallest and largest id (~10 ms against ~20-50 ms for 10 results at 100k chunks).
-    const ids = hits.map((h) => h.id);
-    const sql =
-      ids.length <= MAX_UNION_IDS
-        ? ids.map((_, i) => `SELECT id, content FROM chunks WHERE id = $${i + 1}`).join(' UNION ALL ')
-        : 'SELECT id, content FROM chunks WHERE id IN (SELECT unnest($1))';
-    const values = ids.length <= MAX_UNION_IDS ? ids : [listValue(ids)];
-    const types = ids.length <= MAX_UNION_IDS ? ids.map(() => BIGINT) : [LIST(BIGINT)];
-    const content = await this.db.read(async (conn) => {
-      const reader = await conn.runAndReadAll(sql, values, types);
-      return new Map(reader.getRows().map((row) => [row[0] as bigint, String(row[1])]));
-    });
-    const results: (SearchResult & { readonly content: string })[] = [];
-    for (const hit of hits) {
-      const text = content.get(hit.id);
-      if (text === undefined) continue;
-      results.push({
-        path: hit.path,
-        startLine: hit.startLine,
-        endLine: hit.endLine,
-        score: hit.score,
-        preview: preview(text),
-        content: text,
-      });
-    }
-    return results;
-  }
-
-  private hits(sql: string, values: DuckDBValue[], types: (DuckDBType | undefined)[]): Promise<Hit[]> {
-    return this.db.read(async (conn) => {
-      const reader = await conn.runAndReadAll(sql, values, types as DuckDBType[]);
-      return reader.getRows().map((row) => ({
-        id: row[0] as bigint,
-        path: String(row[1]),
-        startLine: Number(row[2]),
-        endLine: Number(row[3]),
-        score: Number(row[4]),
-      }));
-    });
-  }
+async function hits(
+  conn: DuckDBConnection,
+  sql: string,
+  values: DuckDBValue[],
+  types: (DuckDBType | undefined)[],
+): Promise<Hit[]> {
+  const reader = await conn.runAndReadAll(sql, values, types as DuckDBType[]);
+  return reader.getRows().map((row) => ({
+    id: row[0] as bigint,
+    path: String(row[1]),
+    startLine: Number(row[2]),
+    endLine: Number(row[3]),
+    score: Number(row[4]),
+  }));
 }
 
 /**
  * Reciprocal rank fusion: each list contributes 1 / (RRF_K + rank) for each chunk it ranks.
  * Equal sums (common: one chunk 1st in one list and 2nd in the other, another the reverse) go to
  * the better rank in the earliest list that ranks either (in hybrid search, BM25 comes first: exact
- * keyword evidence beats a near-equal vector similarity), then by path and line, so results are
- * stable across runs and processes.
+ * keyword evidence beats a near-equal vector similarity), then by path (code unit order, as in
+ * every ranking) and line, so results are stable across runs, processes and rebuilds.
  */
 export function fuse<T extends Hit>(lists: readonly (readonly T[])[], topK: number): T[] {
   const fused = new Map<bigint, { row: T; score: number; ranks: number[] }>();
@@ -249,7 +299,7 @@ export function fuse<T extends Hit>(lists: readonly (readonly T[])[], topK: numb
       (a, b) =>
         b.score - a.score ||
         byRanks(a.ranks, b.ranks) ||
-        a.row.path.localeCompare(b.row.path) ||
+        comparePaths(a.row.path, b.row.path) ||
         a.row.startLine - b.row.startLine,
     )
     .slice(0, topK)

@@ -29,6 +29,31 @@ export interface CachedChunk {
   readonly embedding: Float32Array;
 }
 
+/**
+ * Decimals of the cosine its ranking key keeps, here and in SQL: float sums of equal vectors in
+ * another order, or by another engine, differ in their last bits.
+ */
+export const VECTOR_RANK_DECIMALS = 6;
+
+/**
+ * `value` rounded to `decimals` places the way DuckDB's round(DOUBLE, n) does it (scale, round
+ * half away from zero, unscale, all in doubles), so that a key computed here equals one from SQL.
+ */
+export function roundLikeDuckDB(value: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  const scaled = value * scale;
+  return (scaled < 0 ? -Math.round(-scaled) : Math.round(scaled)) / scale;
+}
+
+/**
+ * Paths in code unit order (not localeCompare, which differs between ICU builds and locales).
+ * DuckDB orders VARCHAR by UTF-8 bytes, which agrees except where one path has a character above
+ * U+FFFF and the other one in U+E000-U+FFFF at the first difference.
+ */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 const INITIAL_CAPACITY = 1024;
 const TRANSPOSE_BLOCK = 32;
 /**
@@ -120,7 +145,9 @@ export class VectorCache {
 
   /**
    * The `limit` chunks with the highest inner product with `query` (the cosine, for the unit vectors
-   * the index stores), best first, ties by lower id, optionally only under a path prefix.
+   * the index stores), best first, optionally only under a path prefix. Ranked by the score rounded
+   * to VECTOR_RANK_DECIMALS, then path, then start line, as vector search in SQL; the score returned
+   * is not rounded.
    */
   search(query: Float32Array, limit: number, pathPrefix: string | null = null): CachedHit[] {
     const n = this.count;
@@ -133,22 +160,22 @@ export class VectorCache {
       const column = (this.columns[d] as Float32Array).subarray(0, n);
       for (let i = 0; i < n; i++) scores[i] = (scores[i] as number) + q * (column[i] as number);
     }
-    const heap = new TopK(limit);
+    const heap = new TopK(limit, this.paths, this.starts);
     const ids = this.ids;
     if (pathPrefix === null) {
-      for (let i = 0; i < n; i++) heap.offer(scores[i] as number, ids[i] as number, i);
+      for (let i = 0; i < n; i++) heap.offer(roundLikeDuckDB(scores[i] as number, VECTOR_RANK_DECIMALS), i);
     } else {
       for (let i = 0; i < n; i++) {
         if ((this.paths[i] as string).startsWith(pathPrefix))
-          heap.offer(scores[i] as number, ids[i] as number, i);
+          heap.offer(roundLikeDuckDB(scores[i] as number, VECTOR_RANK_DECIMALS), i);
       }
     }
-    return heap.sorted().map(({ score, slot }) => ({
+    return heap.sorted().map((slot) => ({
       id: BigInt(ids[slot] as number),
       path: this.paths[slot] as string,
       startLine: this.starts[slot] as number,
       endLine: this.ends[slot] as number,
-      score,
+      score: scores[slot] as number,
     }));
   }
 
@@ -252,33 +279,39 @@ function copyInto<T extends Float64Array | Int32Array>(target: T, source: T, cou
   return target;
 }
 
-/** A bounded min-heap keeping the best `limit` (score desc, id asc) entries. */
+/**
+ * A bounded min-heap keeping the best `limit` slots by (key desc, path asc, start line asc). Slots
+ * are unique (path, start line) pairs, so the order is total and the result does not depend on the
+ * order slots are offered in, that is on write history.
+ */
 class TopK {
-  private readonly scores: Float64Array;
-  private readonly ids: Float64Array;
+  private readonly keys: Float64Array;
   private readonly slots: Int32Array;
   private size = 0;
 
-  constructor(private readonly limit: number) {
-    this.scores = new Float64Array(limit);
-    this.ids = new Float64Array(limit);
+  constructor(
+    private readonly limit: number,
+    private readonly paths: readonly string[],
+    private readonly starts: Int32Array,
+  ) {
+    this.keys = new Float64Array(limit);
     this.slots = new Int32Array(limit);
   }
 
-  offer(score: number, id: number, slot: number): void {
+  offer(key: number, slot: number): void {
     if (this.size < this.limit) {
       let i = this.size++;
       while (i > 0) {
         const parent = (i - 1) >> 1;
-        if (!this.worse(score, id, this.scores[parent] as number, this.ids[parent] as number)) break;
+        if (!this.worse(key, slot, this.keys[parent] as number, this.slots[parent] as number)) break;
         this.move(parent, i);
         i = parent;
       }
-      this.put(i, score, id, slot);
+      this.put(i, key, slot);
       return;
     }
     // The root is the worst kept entry: replace it only with something better.
-    if (!this.worse(this.scores[0] as number, this.ids[0] as number, score, id)) return;
+    if (!this.worse(this.keys[0] as number, this.slots[0] as number, key, slot)) return;
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;
@@ -288,43 +321,48 @@ class TopK {
       if (
         right < this.size &&
         this.worse(
-          this.scores[right] as number,
-          this.ids[right] as number,
-          this.scores[left] as number,
-          this.ids[left] as number,
+          this.keys[right] as number,
+          this.slots[right] as number,
+          this.keys[left] as number,
+          this.slots[left] as number,
         )
       ) {
         child = right;
       }
-      if (!this.worse(this.scores[child] as number, this.ids[child] as number, score, id)) break;
+      if (!this.worse(this.keys[child] as number, this.slots[child] as number, key, slot)) break;
       this.move(child, i);
       i = child;
     }
-    this.put(i, score, id, slot);
+    this.put(i, key, slot);
   }
 
-  sorted(): { score: number; slot: number }[] {
-    const out: { score: number; id: number; slot: number }[] = [];
-    for (let i = 0; i < this.size; i++) {
-      out.push({ score: this.scores[i] as number, id: this.ids[i] as number, slot: this.slots[i] as number });
-    }
-    return out.sort((a, b) => b.score - a.score || a.id - b.id);
+  /** The kept slots, best first. */
+  sorted(): number[] {
+    const out: { key: number; slot: number }[] = [];
+    for (let i = 0; i < this.size; i++)
+      out.push({ key: this.keys[i] as number, slot: this.slots[i] as number });
+    return out
+      .sort((a, b) =>
+        this.worse(a.key, a.slot, b.key, b.slot) ? 1 : this.worse(b.key, b.slot, a.key, a.slot) ? -1 : 0,
+      )
+      .map((entry) => entry.slot);
   }
 
-  /** True when (s1, id1) ranks below (s2, id2). */
-  private worse(s1: number, id1: number, s2: number, id2: number): boolean {
-    return s1 < s2 || (s1 === s2 && id1 > id2);
+  /** True when (k1, slot1) ranks below (k2, slot2). */
+  private worse(k1: number, slot1: number, k2: number, slot2: number): boolean {
+    if (k1 !== k2) return k1 < k2;
+    const order = comparePaths(this.paths[slot1] as string, this.paths[slot2] as string);
+    if (order !== 0) return order > 0;
+    return (this.starts[slot1] as number) > (this.starts[slot2] as number);
   }
 
   private move(from: number, to: number): void {
-    this.scores[to] = this.scores[from] as number;
-    this.ids[to] = this.ids[from] as number;
+    this.keys[to] = this.keys[from] as number;
     this.slots[to] = this.slots[from] as number;
   }
 
-  private put(i: number, score: number, id: number, slot: number): void {
-    this.scores[i] = score;
-    this.ids[i] = id;
+  private put(i: number, key: number, slot: number): void {
+    this.keys[i] = key;
     this.slots[i] = slot;
   }
 }

@@ -40,6 +40,12 @@ async function rows(db: Database, sql: string): Promise<unknown[][]> {
   return db.read(async (conn) => (await conn.runAndReadAll(sql)).getRows());
 }
 
+/** Chunk ids of one file, or of every file, ascending. */
+async function chunkIds(db: Database, path?: string): Promise<number[]> {
+  const where = path === undefined ? '' : `WHERE path = '${path}'`;
+  return (await rows(db, `SELECT id FROM chunks ${where} ORDER BY id`)).map((r) => Number(r[0]));
+}
+
 async function expectError(promise: Promise<unknown>, kind: string): Promise<EmbecodeError> {
   const error = await promise.then(
     () => undefined,
@@ -129,6 +135,76 @@ describe('Database', () => {
     await again.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
     const ids = await rows(again, 'SELECT count(*), count(DISTINCT id) FROM chunks');
     expect(ids[0]?.map(Number)).toEqual([3, 3]);
+  });
+
+  it('never gives a new chunk an id used before, after a delete and a reopen', async () => {
+    const path = await dbPath();
+    let db = await open(path);
+    await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+    const used = await chunkIds(db);
+    await db.deleteFiles(['src/alpha.ts']);
+    db.close();
+    db = await open(path);
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    const fresh = await chunkIds(db, 'beta.py');
+    expect(fresh.length).toBe(1);
+    expect(Math.min(...fresh)).toBeGreaterThan(Math.max(...used));
+  });
+
+  it('never reuses the highest ids, with the delete in another session than the write', async () => {
+    const path = await dbPath();
+    let db = await open(path);
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+    const used = await chunkIds(db);
+    db.close();
+    db = await open(path);
+    await db.deleteFiles(['src/alpha.ts']); // the chunks holding the highest ids
+    await db.checkpoint();
+    db.close();
+    db = await open(path);
+    await db.upsertFiles([await prepareFile('src/gamma.ts', 'export const gamma = 3;\n', embedder)]);
+    expect(Math.min(...(await chunkIds(db, 'src/gamma.ts')))).toBeGreaterThan(Math.max(...used));
+  });
+
+  it('does not count the ids of a rolled-back write as used', async () => {
+    const path = await dbPath();
+    let db = await open(path);
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    const bad = await prepareFile('bad.ts', 'const bad = 1;', new HashingEmbedder({ dimensions: 8 }));
+    await expectError(db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder), bad]), 'usage');
+    db.close();
+    db = await open(path);
+    await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+    expect(await chunkIds(db)).toEqual([1, 2, 3]);
+  });
+
+  it('reads one state in a snapshot while writes commit, the vector cache included', async () => {
+    const db = await open(await dbPath());
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    await db.vectorCache();
+    const count = async (conn: DuckDBConnection) =>
+      Number((await conn.runAndReadAll('SELECT count(*) FROM chunks')).getRows()[0]?.[0]);
+    const query = (await embedder.embed(['alphaOne']))[0] as Float32Array;
+    const seen = await db.snapshot(async (conn, cache) => {
+      const cached = cache?.search(query, 10, null).length;
+      const before = await count(conn);
+      await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
+      await db.deleteFiles(['beta.py']);
+      const after = await count(conn);
+      const late = (() => {
+        try {
+          return cache?.search(query, 10, null);
+        } catch (error) {
+          return (error as EmbecodeError).kind;
+        }
+      })();
+      return { cached, before, after, late };
+    });
+    // DuckDB keeps the transaction's snapshot; the cache view refuses to be read once it may differ.
+    expect(seen).toEqual({ cached: 1, before: 1, after: 1, late: 'internal' });
+    expect(await db.stats()).toMatchObject({ files: 1, chunks: 2 });
+    expect((await db.vectorCache())?.size).toBe(2);
   });
 
   it('checkpoints the file itself (no WAL left behind)', async () => {

@@ -1,14 +1,17 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
 import { definedNames, definitionsFirst, fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
-import type { SearchMode } from '../../src/index/types.js';
+import type { PreparedFile, SearchMode, SearchOptions, SearchResult } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 const embedder = createDefaultEmbedder();
+const execFileAsync = promisify(execFile);
 const MODES: readonly SearchMode[] = ['vector', 'bm25', 'hybrid'];
 const opened: Database[] = [];
 
@@ -59,12 +62,14 @@ Configuration is loaded from a JSON file.
 
 async function indexCorpus(
   files: Record<string, string> = CORPUS,
+  cacheVectors = true,
 ): Promise<{ path: string; owner: Database; searcher: Searcher }> {
   const path = join(await makeTempDir(), 'index.db');
   const owner = await Database.open(path, {
     mode: 'owner',
     dimensions: embedder.dimensions,
     embedder: embedder.name,
+    cacheVectors,
   });
   opened.push(owner);
   const prepared = await Promise.all(Object.entries(files).map(([p, c]) => prepareFile(p, c, embedder)));
@@ -232,6 +237,164 @@ describe('Searcher', () => {
     for (const mode of MODES) {
       const [first] = await searcher.search('lateArrivalXyz', { mode });
       expect(first?.path, mode).toBe('src/late.ts');
+    }
+  });
+});
+
+/** What a result list is compared by: everything but the last bits of the score. */
+function sameList(actual: readonly SearchResult[], expected: readonly SearchResult[]): boolean {
+  return (
+    actual.length === expected.length &&
+    actual.every((r, i) => {
+      const e = expected[i] as SearchResult;
+      return (
+        r.path === e.path &&
+        r.startLine === e.startLine &&
+        r.endLine === e.endLine &&
+        r.preview === e.preview &&
+        Math.abs(r.score - e.score) < 1e-9
+      );
+    })
+  );
+}
+
+describe('Searcher against concurrent writes', () => {
+  const FLIP = 'src/flip/switch.ts';
+  const VERSION_ONE = `export function zephyrQuillRequest(request: string) {
+  return request + ' zephyr quill';
+}
+`;
+  const VERSION_TWO = `export function marbleOtterConfig(config: string, response: Response) {
+  const otter = config + ' marble otter';
+  return otter + response.status;
+}
+`;
+  const QUERIES: readonly [string, SearchOptions][] = [
+    ['zephyrQuillRequest marbleOtterConfig request', { mode: 'hybrid', topK: 4 }],
+    ['zephyr quill marble otter config', { mode: 'bm25', topK: 3 }],
+    ['request response fetch', { mode: 'vector', topK: 3 }],
+    ['marble otter zephyr request', { mode: 'hybrid', topK: 3, pathPrefix: 'src/' }],
+    ['config response', { mode: 'bm25', topK: 10, pathPrefix: 'src/' }],
+    ['zephyr quill request', { mode: 'vector', topK: 10 }],
+  ];
+
+  it.each([
+    ['with', true],
+    ['without', false],
+  ])(
+    'returns, for every search racing a replace, the list of one committed state (%s vector cache)',
+    async (_, cacheVectors) => {
+      const versions = [VERSION_ONE, VERSION_TWO];
+      // Each state on its own, from scratch: what a search must return when it reads that state.
+      const expected: SearchResult[][][] = [];
+      for (const version of versions) {
+        // Scored the same way (cache in JS, or SQL), since the two differ in the last float bits.
+        const { searcher } = await indexCorpus({ ...CORPUS, [FLIP]: version }, cacheVectors);
+        expected.push(await Promise.all(QUERIES.map(([q, o]) => searcher.search(q, o))));
+      }
+      QUERIES.forEach((_, i) => {
+        // The two states must be told apart by every query, or the test would prove nothing.
+        expect(sameList(expected[0]?.[i] ?? [], expected[1]?.[i] ?? []), `query ${i}`).toBe(false);
+      });
+
+      const { owner, searcher } = await indexCorpus(CORPUS, cacheVectors);
+      const prepared = await Promise.all(versions.map((v) => prepareFile(FLIP, v, embedder)));
+      await owner.upsertFiles([prepared[0] as PreparedFile]);
+      await owner.vectorCache();
+      let writing = true;
+      let writes = 0;
+      const writer = (async () => {
+        while (writing) await owner.upsertFiles([prepared[++writes % 2] as PreparedFile]);
+      })();
+      const torn: string[] = [];
+      let searches = 0;
+      const searchLoop = async (offset: number) => {
+        for (let round = 0; round < 30; round++) {
+          const index = (round + offset) % QUERIES.length;
+          const [query, options] = QUERIES[index] as [string, SearchOptions];
+          const results = await searcher.search(query, options);
+          searches++;
+          if (!expected.some((state) => sameList(results, state[index] ?? []))) {
+            torn.push(
+              `${query} ${JSON.stringify(options)}: ${JSON.stringify(results.map((r) => [r.path, r.startLine]))}`,
+            );
+          }
+        }
+      };
+      try {
+        await Promise.all([0, 1, 2].map(searchLoop));
+      } finally {
+        writing = false;
+        await writer;
+      }
+      expect(writes).toBeGreaterThan(10);
+      expect(torn.slice(0, 5), `${torn.length} of ${searches} searches read no single state`).toEqual([]);
+    },
+  );
+});
+
+describe('Searcher ties', () => {
+  const COPY = `export function duplicatedHelper(value: number) {
+  return value * 2 + offsetValue;
+}
+`;
+  const COPIES = ['src/b/copy.ts', 'lib/copy.ts', 'src/a/copy.ts', 'src/a/copy2.ts'];
+
+  /** One index: the corpus, then each copy in its own write, in the order given. */
+  async function indexWithCopies(order: readonly string[]): Promise<{ owner: Searcher; reader: Searcher }> {
+    const { path, owner, searcher } = await indexCorpus();
+    for (const copy of order) await owner.upsertFiles([await prepareFile(copy, COPY, embedder)]);
+    // Deleting and re-adding a copy moves it to the highest ids.
+    await owner.deleteFiles([order[0] as string]);
+    await owner.upsertFiles([await prepareFile(order[0] as string, COPY, embedder)]);
+    await owner.checkpoint();
+    return { owner: searcher, reader: await openReaderBeside(path, owner) };
+  }
+
+  /** A reader of a copy of the owner's file, so that owner and reader can both stay open. */
+  async function openReaderBeside(path: string, owner: Database): Promise<Searcher> {
+    const copy = `${path}.copy`;
+    await execFileAsync('cp', [path, copy]); // in a child process: copying in-process drops the lock
+    void owner;
+    return openReader(copy);
+  }
+
+  const cases = (): [string, SearchOptions][] => {
+    const out: [string, SearchOptions][] = [];
+    for (const query of ['duplicatedHelper value offset', 'value', 'request value config'])
+      for (const mode of MODES)
+        for (const pathPrefix of [undefined, 'src/', 'src/a/'])
+          for (const topK of [1, 2, 3, 5, 8])
+            out.push([query, pathPrefix === undefined ? { mode, topK } : { mode, topK, pathPrefix }]);
+    return out;
+  };
+  const shape = (results: readonly SearchResult[]) =>
+    results.map((r) => `${r.path}:${r.startLine}-${r.endLine}`);
+
+  it('orders exact duplicates the same way whatever order the index was written in', async () => {
+    const first = await indexWithCopies(COPIES);
+    const second = await indexWithCopies([...COPIES].reverse());
+    for (const [query, options] of cases()) {
+      const label = `${query} ${JSON.stringify(options)}`;
+      const reference = shape(await first.owner.search(query, options));
+      expect(reference.length, label).toBeGreaterThan(0);
+      expect(shape(await second.owner.search(query, options)), `${label} owner`).toEqual(reference);
+      expect(shape(await first.reader.search(query, options)), `${label} reader`).toEqual(reference);
+      expect(shape(await second.reader.search(query, options)), `${label} reader`).toEqual(reference);
+      const longer = shape(await first.owner.search(query, { ...options, topK: (options.topK ?? 10) + 5 }));
+      expect(longer.slice(0, reference.length), `${label} prefix`).toEqual(reference);
+    }
+  });
+
+  it('puts exact duplicates in path order, by code unit', async () => {
+    const { owner } = await indexWithCopies(COPIES);
+    for (const mode of ['bm25', 'vector'] as const) {
+      const results = await owner.search('duplicatedHelper value offset', { mode, topK: 4 });
+      expect(
+        results.map((r) => r.path),
+        mode,
+      ).toEqual(['lib/copy.ts', 'src/a/copy.ts', 'src/a/copy2.ts', 'src/b/copy.ts']);
+      expect(new Set(results.map((r) => r.score)).size, mode).toBeLessThanOrEqual(2);
     }
   });
 });
