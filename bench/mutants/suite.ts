@@ -1,0 +1,117 @@
+import pLimit from 'p-limit';
+import { MutantDoesNotApply } from './apply.js';
+import { runInGroup } from './group-process.js';
+import type { Mutant } from './mutant.js';
+import { classifyRun, type MutantResult, type SeedResult } from './outcome.js';
+import { buildTree, copyTree, mutateTree, stressCli, type TempTree, type TreeSource } from './tree.js';
+
+export interface SuiteSettings {
+  readonly root: string;
+  readonly source: TreeSource;
+  readonly seeds: readonly number[];
+  readonly concurrency: number;
+  readonly deadlineS: number;
+  /** Told of each result as it arrives (progress on stderr). */
+  readonly onResult?: (line: string) => void;
+}
+
+/**
+ * The environment every child gets: ours without the STRESS_* knobs, so that a developer's
+ * STRESS_RUNS=5 in the shell cannot quietly weaken the "default settings" the suite promises.
+ */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const clean: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && !key.startsWith('STRESS_')) clean[key] = value;
+  }
+  return clean;
+}
+
+/** `embecode-stress run --strategy S --seed N --json`, nothing else, run inside the copy. */
+async function stressRun(
+  tree: TempTree,
+  strategy: string,
+  seed: number,
+  deadlineS: number,
+): Promise<SeedResult> {
+  const run = await runInGroup(
+    process.execPath,
+    [stressCli(tree), 'run', '--strategy', strategy, '--seed', String(seed), '--json'],
+    { cwd: tree.dir, deadlineS, env: childEnv() },
+  );
+  return classifyRun({ seed, ...run });
+}
+
+async function withTree<T>(
+  settings: SuiteSettings,
+  label: string,
+  body: (tree: TempTree) => Promise<T>,
+): Promise<T> {
+  const tree = await copyTree(settings.root, label, settings.source);
+  try {
+    return await body(tree);
+  } finally {
+    tree.remove();
+  }
+}
+
+export interface BaselineResult {
+  readonly strategy: string;
+  readonly result: SeedResult;
+}
+
+/**
+ * The unmutated tree, once per strategy on the first seed: a mutant "caught" by a tester that
+ * fails anyway proves nothing. Throws (a set-up error) when the tree does not build.
+ */
+export async function runBaseline(
+  settings: SuiteSettings,
+  strategies: readonly string[],
+): Promise<BaselineResult[]> {
+  return withTree(settings, 'baseline', async (tree) => {
+    const failed = await buildTree(tree, childEnv());
+    if (failed !== undefined) throw new Error(`the unmutated tree does not build: ${failed}`);
+    const limit = pLimit(settings.concurrency);
+    const seed = settings.seeds[0] ?? 1;
+    return Promise.all(
+      strategies.map((strategy) =>
+        limit(async () => {
+          const result = await stressRun(tree, strategy, seed, settings.deadlineS);
+          settings.onResult?.(
+            `baseline ${strategy} seed ${seed}: ${result.verdict} (${result.seconds.toFixed(1)} s)`,
+          );
+          return { strategy, result };
+        }),
+      ),
+    );
+  });
+}
+
+/** One mutant: copy, apply, build, then every seed in turn on that build. */
+async function runMutant(settings: SuiteSettings, mutant: Mutant): Promise<MutantResult> {
+  return withTree(settings, mutant.id, async (tree) => {
+    try {
+      mutateTree(tree, mutant);
+    } catch (error) {
+      if (!(error instanceof MutantDoesNotApply)) throw error;
+      return { mutant, status: 'does-not-apply', reason: error.message, seeds: [] };
+    }
+    const failed = await buildTree(tree, childEnv());
+    if (failed !== undefined) return { mutant, status: 'build-failed', reason: failed, seeds: [] };
+    const seeds: SeedResult[] = [];
+    for (const seed of settings.seeds) {
+      const result = await stressRun(tree, mutant.strategy, seed, settings.deadlineS);
+      settings.onResult?.(
+        `${mutant.id} seed ${seed}: ${result.verdict}${result.traceLength === undefined ? '' : ` (${result.traceLength} steps)`} in ${result.seconds.toFixed(1)} s`,
+      );
+      seeds.push(result);
+    }
+    return { mutant, status: 'ran', seeds };
+  });
+}
+
+/** Every mutant, `concurrency` at a time, results in catalog order. */
+export function runMutants(settings: SuiteSettings, mutants: readonly Mutant[]): Promise<MutantResult[]> {
+  const limit = pLimit(settings.concurrency);
+  return Promise.all(mutants.map((m) => limit(() => runMutant(settings, m))));
+}

@@ -1,0 +1,66 @@
+import { caughtEverywhere, type MutantResult, type SeedResult } from './outcome.js';
+
+/** One seed's trace cell: the counterexample's length, or why there is none. */
+function traceCell(seed: SeedResult): string {
+  switch (seed.verdict) {
+    case 'caught':
+      return seed.traceLength === undefined ? '?' : String(seed.traceLength);
+    case 'survived':
+      return '-';
+    case 'hang':
+      return 'hang';
+    case 'error':
+      return 'err';
+  }
+}
+
+function row(result: MutantResult): string[] {
+  const { mutant, seeds } = result;
+  if (result.status !== 'ran') {
+    return [mutant.id, mutant.strategy, '-', result.reason ?? result.status, ''];
+  }
+  const caught = seeds.filter((s) => s.verdict === 'caught').length;
+  return [
+    mutant.id,
+    mutant.strategy,
+    `${caught}/${seeds.length}`,
+    seeds.map(traceCell).join(','),
+    seeds.map((s) => s.seconds.toFixed(1)).join(','),
+  ];
+}
+
+const HEADER = ['id', 'strategy', 'caught', 'trace', 'seconds'];
+
+/**
+ * The results as an aligned text table, then the line the suite is judged by. A row that did not
+ * run puts its reason where the traces go, and the trace column is not widened for it: reasons are
+ * long, and padding every other row to fit one would push the numbers off the screen.
+ */
+export function formatTable(results: readonly MutantResult[]): string {
+  const rows = results.map(row);
+  const ran = rows.filter((_, i) => results[i]?.status === 'ran');
+  const widths = HEADER.map((h, col) =>
+    Math.max(h.length, ...(col < 3 ? rows : ran).map((r) => (r[col] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, col) => (col === cells.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const lines = [line(HEADER), ...rows.map(line)];
+  lines.push(summaryLine(results));
+  return lines.join('\n');
+}
+
+export function summaryLine(results: readonly MutantResult[]): string {
+  return `caught on every seed: ${results.filter(caughtEverywhere).length} of ${results.length}`;
+}
+
+/** Details a table row cannot hold: each error and hang, one line each. */
+export function formatProblems(results: readonly MutantResult[]): string[] {
+  return results.flatMap((r) =>
+    r.seeds
+      .filter((s) => s.detail !== undefined)
+      .map((s) => `${r.mutant.id} seed ${s.seed}: ${s.verdict}: ${s.detail}`),
+  );
+}
