@@ -13,6 +13,7 @@ import {
   OwnerWrite,
 } from '../src/tester/commands/owner-commands.js';
 import { ReaderClose, ReaderOpen, ReaderSearch } from '../src/tester/commands/reader-commands.js';
+import { spec } from '../src/tester/content.js';
 import { executeRun } from '../src/tester/harness.js';
 import type { StressModel } from '../src/tester/model.js';
 import type { OwnerHandle, StressWorld } from '../src/tester/world.js';
@@ -30,16 +31,16 @@ type Command = fc.AsyncCommand<StressModel, StressWorld>;
 /** Writes, a replace, a delete, a checkpoint, a release, then the reader opens, searches and closes. */
 function fixedSequence(): Command[] {
   return [
-    new OwnerWrite(0, 'a', 2),
-    new OwnerWrite(1, 'b', 2),
+    new OwnerWrite([{ slot: 0, spec: spec(3), suffix: 'a' }]),
+    new OwnerWrite([{ slot: 1, spec: spec(3), suffix: 'b' }]),
     new OwnerCheckpoint(),
-    new OwnerWrite(0, 'c', 1),
+    new OwnerWrite([{ slot: 0, spec: spec(2), suffix: 'c' }]),
     new OwnerDelete(1),
     new OwnerRelease(),
-    new ReaderOpen(),
-    new ReaderSearch('bm25', 0),
-    new ReaderSearch('hybrid', 1),
-    new ReaderClose(),
+    new ReaderOpen(0),
+    new ReaderSearch(0, { mode: 'bm25', query: { kind: 'token', pick: 0 }, topK: 10, prefix: 0 }),
+    new ReaderSearch(0, { mode: 'hybrid', query: { kind: 'token', pick: 1 }, topK: 10, prefix: 0 }),
+    new ReaderClose(0),
   ];
 }
 
@@ -65,8 +66,16 @@ export async function testerCost(runs = Number(process.env.BENCH_TESTER_RUNS ?? 
       const dir = join(base, `run-${n++}`);
       mkdirSync(dir);
       const started = performance.now();
+      const reader = strategy.createReader({ dbPath: join(dir, 'index.db'), workDir: dir, embedder });
       await executeRun(
-        { strategy, embedder, owner: kind === 'tester' ? child : floorOwner, dir },
+        {
+          strategy,
+          embedder,
+          owner: kind === 'tester' ? child : floorOwner,
+          dir,
+          readers: [reader],
+          stepDeadlineMs: 60_000,
+        },
         fixedSequence(),
       );
       times[kind].push(performance.now() - started);

@@ -4,7 +4,18 @@ import { classifyDuckDBError, messageOf } from './index/duckdb-errors.js';
  * Errors a person sees. Each says what went wrong, on which file or process, and what to do next,
  * in one line. `kind` lets the CLIs pick exit codes without parsing messages.
  */
-export type EmbecodeErrorKind = 'usage' | 'locked' | 'corrupt' | 'missing' | 'io' | 'protocol' | 'internal';
+export type EmbecodeErrorKind =
+  | 'usage'
+  | 'locked'
+  | 'corrupt'
+  | 'missing'
+  | 'io'
+  | 'protocol'
+  | 'internal'
+  /** A step passed its deadline: the other side may still be working on it. */
+  | 'hang'
+  /** The process that was asked died before it answered. */
+  | 'died';
 
 export class EmbecodeError extends Error {
   readonly kind: EmbecodeErrorKind;

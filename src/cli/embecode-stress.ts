@@ -10,7 +10,10 @@ import { DEFAULT_REPLAY_TIMES, replayCounterexample } from '../tester/replay.js'
 import { decodeReplayToken } from '../tester/replay-token.js';
 import { formatSummary, type StressSummary } from '../tester/report.js';
 import {
+  DEFAULTS,
+  MAX_READERS,
   parseCount,
+  parseReaders,
   parseSeconds,
   parseSeed,
   type StressSettings,
@@ -41,6 +44,8 @@ interface RunFlags {
   seed?: string;
   maxCommands?: string;
   timeLimit?: string;
+  readers?: string;
+  stepDeadline?: string;
   json?: boolean;
 }
 
@@ -56,6 +61,10 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
       : { maxCommands: parseCount(flags.maxCommands, '--max-commands') }),
     ...(flags.timeLimit === undefined ? {} : { timeLimitS: parseSeconds(flags.timeLimit, '--time-limit') }),
     ...(flags.faults === true ? { faults: true } : {}),
+    ...(flags.readers === undefined ? {} : { readers: parseReaders(flags.readers, '--readers') }),
+    ...(flags.stepDeadline === undefined
+      ? {}
+      : { stepDeadlineS: parseSeconds(flags.stepDeadline, '--step-deadline') }),
   };
 }
 
@@ -101,6 +110,14 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--seed <n>', 'fast-check seed (env STRESS_SEED)')
     .option('--max-commands <k>', 'longest command sequence (env STRESS_MAX_COMMANDS)')
     .option('--time-limit <s>', 'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S)')
+    .option(
+      '--readers <n>',
+      `reader processes per run, 1 to ${MAX_READERS} (env STRESS_READERS, default ${DEFAULTS.readers})`,
+    )
+    .option(
+      '--step-deadline <s>',
+      `a step taking longer fails the run as a hang (env STRESS_STEP_DEADLINE_S, default ${DEFAULTS.stepDeadlineS})`,
+    )
     .option(
       '--faults',
       'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1)',

@@ -17,7 +17,12 @@ export class ProtocolClient {
   readonly pid: number;
   private readonly pending = new Map<
     number,
-    { resolve: (reply: OwnerReply) => void; reject: (e: Error) => void }
+    {
+      readonly op: string;
+      readonly since: number;
+      resolve: (reply: OwnerReply) => void;
+      reject: (e: Error) => void;
+    }
   >();
   private nextId = 1;
   private stderrText = '';
@@ -92,7 +97,7 @@ export class ProtocolClient {
   request(op: string, args?: Record<string, unknown>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<OwnerReply> {
     if (this.exited) {
       return Promise.reject(
-        new EmbecodeError('internal', `${this.hello.hello} ${this.pid} has exited; ${this.stderrTail()}`),
+        new EmbecodeError('died', `${this.hello.hello} ${this.pid} has exited; ${this.stderrTail()}`),
       );
     }
     const id = this.nextId++;
@@ -102,12 +107,14 @@ export class ProtocolClient {
         this.pending.delete(id);
         reject(
           new EmbecodeError(
-            'internal',
-            `${this.hello.hello} ${this.pid} did not answer '${op}' within ${timeoutMs} ms`,
+            'hang',
+            `${this.hello.hello} ${this.pid} did not answer '${op}' within ${timeoutMs} ms (still pending: ${this.pendingSummary()})`,
           ),
         );
       }, timeoutMs);
       this.pending.set(id, {
+        op,
+        since: performance.now(),
         resolve: (reply) => {
           clearTimeout(timer);
           resolve(reply);
@@ -119,6 +126,13 @@ export class ProtocolClient {
       });
       (this.child.stdin as Writable).write(`${JSON.stringify(request)}\n`);
     });
+  }
+
+  /** What the child is working on: each unanswered request and how long it has waited. */
+  pendingSummary(): string {
+    const now = performance.now();
+    const items = [...this.pending.values()].map((p) => `${p.op} for ${Math.round(now - p.since)} ms`);
+    return items.length === 0 ? 'nothing' : items.join(', ');
   }
 
   /** Asks the child to close its index and exit; kills it if it does not within `graceMs`. */
@@ -160,7 +174,7 @@ export class ProtocolClient {
   private onExit(): void {
     this.exited = true;
     const error = new EmbecodeError(
-      'internal',
+      'died',
       `${this.hello.hello} ${this.pid} exited (${this.child.exitCode ?? this.child.signalCode}) with requests pending; ${this.stderrTail()}`,
     );
     for (const waiter of this.pending.values()) waiter.reject(error);

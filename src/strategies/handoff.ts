@@ -14,7 +14,7 @@ import { Database } from '../index/database.js';
 import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
-import type { OwnerSide, ReaderSide, RetryPolicy, Strategy, StrategyContext } from './strategy.js';
+import type { OwnerSide, ReaderSide, Strategy, StrategyContext } from './strategy.js';
 
 /**
  * The owner opens the index read-write only while it writes (open, write, close: a clean close
@@ -60,13 +60,6 @@ export const HANDOFF_LIMITS: HandoffLimits = {
   backoffCapMs: 32,
 };
 
-/**
- * What the tester may add on top: the strategy already retries every conflict within
- * `lockBoundMs`; a step that still fails may be repeated once after 50 ms (a process descheduled
- * for seconds on a loaded machine), and the trace shows it as a retry.
- */
-export const HANDOFF_RETRY: RetryPolicy = { attempts: 1, backoffMs: 50 };
-
 export const handoff: Strategy = createHandoff();
 
 /** The strategy with other bounds (tests use short ones to provoke timeouts). */
@@ -76,7 +69,9 @@ export function createHandoff(limits: HandoffLimits = HANDOFF_LIMITS): Strategy 
     description:
       'The owner holds the index read-write only while it writes and readers open it READ_ONLY in between; a search sees every write acknowledged before it started, and lock conflicts are retried on both sides within a bound.',
     contract: 'acknowledged-before-start',
-    retry: HANDOFF_RETRY,
+    // The lock is held only while a write runs, and probes are not sent during one: an outsider
+    // may get in between writes (as a reader would), so the only rule is DuckDB's own.
+    outsiders: [{ target: 'index', resolve: (c) => c.dbPath, verdict: () => 'either' }],
     createOwner: (context) => new HandoffOwner(context, limits),
     createReader: (context) => new HandoffReader(context, limits),
   };

@@ -10,11 +10,30 @@ import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../i
  */
 export type ContractName = 'acknowledged-before-start' | 'published-prefix';
 
-/** How often, and how patiently, a lock conflict may be retried before it counts as a failure. */
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly backoffMs: number;
+/** How an outsider (a process that is not embecode) opens a file of the strategy's. */
+export type OutsiderAccess = 'READ_WRITE' | 'READ_ONLY';
+
+/** What an outsider's attempt must come to: kept out, let in, or either (nothing is promised). */
+export type OutsiderVerdict = 'refused' | 'allowed' | 'either';
+
+/**
+ * One kind of file an outsider may try (the index, a published snapshot, a lock file) and what
+ * the strategy promises about it. The tester's intruder tries each at generated moments; getting
+ * in where the verdict is `refused` fails the run, being kept out where it is `allowed` too.
+ */
+export interface OutsiderRule {
+  readonly target: string;
+  /** The file of this kind in a run right now, or undefined when there is none yet. */
+  resolve(context: { readonly dbPath: string; readonly workDir: string }): string | undefined;
+  verdict(access: OutsiderAccess, owner: { readonly holds: boolean }): OutsiderVerdict;
 }
+
+/** While an owner holds the index read-write, DuckDB's lock keeps every other process out of it. */
+export const INDEX_EXCLUSIVE: OutsiderRule = {
+  target: 'index',
+  resolve: (context) => context.dbPath,
+  verdict: (_access, owner) => (owner.holds ? 'refused' : 'either'),
+};
 
 export interface StrategyContext {
   /** The index file every actor of one run shares. */
@@ -52,8 +71,11 @@ export interface Strategy {
   /** One sentence a user can rely on. */
   readonly description: string;
   readonly contract: ContractName;
-  /** Absent: a lock conflict is a failure at once. */
-  readonly retry?: RetryPolicy;
+  /**
+   * What an outsider may do, per file kind; absent: INDEX_EXCLUSIVE alone. A strategy retries
+   * its own lock conflicts: the tester records every conflict that reaches it as a failure.
+   */
+  readonly outsiders?: readonly OutsiderRule[];
   /**
    * Readers search through the owner (ipc): while the owner has released the index there is
    * nobody to answer, so the tester only opens and searches while the owner holds it.

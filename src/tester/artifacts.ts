@@ -49,7 +49,7 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(
     join(dir, 'trace.txt'),
-    `${formatSteps(cx.steps)}\nerror: ${cx.error}\nreplay with: ${cx.replayCommand}\n`,
+    `${formatSteps(cx.steps)}\n${cx.kind}: ${cx.error}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
   );
   writeFileSync(join(dir, 'history.jsonl'), jsonLines(record.original));
   writeFileSync(join(dir, 'minimal-history.jsonl'), jsonLines(record.minimal));
@@ -57,10 +57,14 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(join(dir, 'versions.json'), `${JSON.stringify(record.versions, null, 2)}\n`);
   writeFileSync(
     join(dir, 'timeline.html'),
-    timelineHtml(`embecode-stress: ${record.strategy}, seed ${record.seed}`, cx.error, [
-      { title: 'Minimal failing run', steps: record.minimal, ...failingOf(record.failingStep?.minimal) },
-      { title: 'Original failing run', steps: record.original, ...failingOf(record.failingStep?.original) },
-    ]),
+    timelineHtml(
+      `embecode-stress: ${record.strategy}, seed ${record.seed}`,
+      `${cx.kind}: ${cx.error}${cx.details === undefined ? '' : `\n${cx.details}`}`,
+      [
+        { title: 'Minimal failing run', steps: record.minimal, ...failingOf(record.failingStep?.minimal) },
+        { title: 'Original failing run', steps: record.original, ...failingOf(record.failingStep?.original) },
+      ],
+    ),
   );
   return dir;
 }

@@ -1,4 +1,4 @@
-import { EmbecodeError, RemoteError, rootMessage } from '../errors.js';
+import { EmbecodeError, RemoteError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
 import { answer, type OwnerReply, type OwnerRequest } from '../owner/protocol.js';
@@ -53,6 +53,7 @@ export class ReaderService {
         return this.current().search(String(args.query), {
           mode: String(args.mode) as SearchMode,
           topK: Number(args.topK),
+          ...(typeof args.pathPrefix === 'string' ? { pathPrefix: args.pathPrefix } : {}),
         });
       case 'shutdown':
         await this.close();
@@ -107,13 +108,13 @@ export class RemoteReader implements ReaderSide {
       query,
       mode: options.mode ?? 'hybrid',
       topK: options.topK ?? 10,
+      ...(options.pathPrefix === undefined ? {} : { pathPrefix: options.pathPrefix }),
     })) as SearchResult[];
   }
 
   private async call(op: string, args?: Record<string, unknown>): Promise<unknown> {
-    const reply = await this.child.request(op, args).catch((error: unknown) => {
-      throw new RemoteError(rootMessage(error), 'reader-died');
-    });
+    // A dead or stuck child rejects with its own kind (`died`, `hang`): the step may have happened.
+    const reply = await this.child.request(op, args);
     if (!reply.ok) throw new RemoteError(reply.error, reply.kind);
     return reply.result;
   }

@@ -17,6 +17,9 @@ interface TokenBody {
   readonly maxCommands: number;
   /** Present (true) only for runs with faults: the command set differs. */
   readonly faults?: boolean;
+  /** Reader processes, when not the default: the command set depends on it. */
+  readonly readers?: number;
+  readonly stepDeadlineS?: number;
 }
 
 export function encodeReplayToken(settings: StressSettings & { path: string; replayPath: string }): string {
@@ -28,6 +31,8 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
     replayPath: settings.replayPath,
     maxCommands: settings.maxCommands,
     ...(settings.faults === true ? { faults: true } : {}),
+    ...(settings.readers === undefined ? {} : { readers: settings.readers }),
+    ...(settings.stepDeadlineS === undefined ? {} : { stepDeadlineS: settings.stepDeadlineS }),
   };
   return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
 }
@@ -66,7 +71,10 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     typeof body.maxCommands !== 'number' ||
     !Number.isSafeInteger(body.maxCommands) ||
     body.maxCommands < 1 ||
-    (body.faults !== undefined && typeof body.faults !== 'boolean')
+    (body.faults !== undefined && typeof body.faults !== 'boolean') ||
+    (body.readers !== undefined && (!Number.isSafeInteger(body.readers) || body.readers < 1)) ||
+    (body.stepDeadlineS !== undefined &&
+      (typeof body.stepDeadlineS !== 'number' || !(body.stepDeadlineS > 0)))
   ) {
     throw usageError(
       'replay token is damaged (fields missing or wrong); copy the whole token from the report',
@@ -79,6 +87,8 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     replayPath: body.replayPath,
     maxCommands: body.maxCommands,
     ...(body.faults === true ? { faults: true } : {}),
+    ...(body.readers === undefined ? {} : { readers: body.readers }),
+    ...(body.stepDeadlineS === undefined ? {} : { stepDeadlineS: body.stepDeadlineS }),
     runs: 1,
   };
 }

@@ -6,6 +6,8 @@ export interface ReportStep {
   readonly op: string;
   readonly args: Readonly<Record<string, unknown>>;
   readonly ok: boolean;
+  /** Present when the step may or may not have happened (its process died, its deadline passed). */
+  readonly outcome?: 'info';
   readonly error?: string;
   readonly ms: number;
 }
@@ -15,7 +17,14 @@ export interface Counterexample {
   /** Steps of the first failing run, before shrinking. */
   readonly originalLength: number;
   readonly shrinks: number;
+  /**
+   * What went wrong, in one word: `lock-conflict`, `hang`, `results-differ` (the oracle's answer
+   * differs), `intruder` (an outsider got in), `contract`, or the error kind of a failed step.
+   */
+  readonly kind: string;
   readonly error: string;
+  /** Evidence beyond the one line: result lists side by side, what each process was doing. */
+  readonly details?: string;
   readonly replay: string;
   readonly replayCommand: string;
   /** The failure artifact directory (trace, histories, timeline, replay token). */
@@ -71,6 +80,7 @@ export function toReportStep(event: StepEvent): ReportStep {
     op: event.op,
     args: event.args,
     ok: event.ok,
+    ...(event.outcome === 'info' ? { outcome: 'info' as const } : {}),
     ...(event.error === undefined ? {} : { error: event.error }),
     ms: Math.round((event.end - event.start) * 100) / 100,
   };
@@ -88,7 +98,7 @@ export function formatSteps(steps: readonly ReportStep[]): string {
   return steps
     .map((step, i) => {
       const number = String(i + 1).padStart(width);
-      const outcome = step.ok ? 'ok   ' : 'ERROR';
+      const outcome = step.ok ? 'ok   ' : step.outcome === 'info' ? 'INFO ' : 'ERROR';
       const call = `${step.actor}.${step.op}(${formatArgs(step.args)})`;
       const error = step.error === undefined ? '' : `\n${' '.repeat(width + 4)}${firstLine(step.error)}`;
       return `  ${number}. ${call.padEnd(44)} ${outcome} ${step.ms.toFixed(1).padStart(7)} ms${error}`;
@@ -127,6 +137,7 @@ export function formatSummary(summary: StressSummary): string {
     formatSteps(cx.steps),
     `error: ${firstLine(cx.error)}`,
   ];
+  if (cx.details !== undefined) lines.push(cx.details);
   if (summary.reproduced !== undefined) {
     const { times, of } = summary.reproduced;
     lines.push(

@@ -10,6 +10,10 @@ export interface StressSettings {
   readonly faults?: boolean;
   /** Stop starting new runs after this many seconds, and report what was done. */
   readonly timeLimitS?: number;
+  /** Reader processes in each run (default 2). */
+  readonly readers?: number;
+  /** Longest one step may take before the run fails as a hang (default 20 s). */
+  readonly stepDeadlineS?: number;
   /** Replay only: fast-check's path to the counterexample. */
   readonly path?: string;
   /** Replay only: which generated commands ran (fast-check's commands replayPath). */
@@ -17,7 +21,17 @@ export interface StressSettings {
 }
 
 /** Suits a developer machine: all strategies together stay well under two minutes. */
-export const DEFAULTS = { runs: 200, maxCommands: 12 } as const;
+export const DEFAULTS = { runs: 200, maxCommands: 12, readers: 2, stepDeadlineS: 20 } as const;
+
+/** Most reader processes a run may have: each is a child, and the machine has few cores. */
+export const MAX_READERS = 8;
+
+/** The number of reader processes: 1 to MAX_READERS. */
+export function parseReaders(raw: string, name: string): number {
+  const value = parseCount(raw, name);
+  if (value > MAX_READERS) throw usageError(`${name} must be at most ${MAX_READERS}, got ${value}`);
+  return value;
+}
 
 /** User input as a message shows it: on one line (control characters escaped as in JSON), at most 40 characters. */
 function shown(raw: string): string {
@@ -81,5 +95,11 @@ export function settingsFromEnv(strategy: string, env: NodeJS.ProcessEnv = proce
         : DEFAULTS.maxCommands,
     ...(timeLimit !== undefined ? { timeLimitS: parseSeconds(timeLimit, 'STRESS_TIME_LIMIT_S') } : {}),
     ...(env.STRESS_FAULTS !== undefined ? { faults: parseFlag(env.STRESS_FAULTS, 'STRESS_FAULTS') } : {}),
+    ...(env.STRESS_READERS !== undefined
+      ? { readers: parseReaders(env.STRESS_READERS, 'STRESS_READERS') }
+      : {}),
+    ...(env.STRESS_STEP_DEADLINE_S !== undefined
+      ? { stepDeadlineS: parseSeconds(env.STRESS_STEP_DEADLINE_S, 'STRESS_STEP_DEADLINE_S') }
+      : {}),
   };
 }

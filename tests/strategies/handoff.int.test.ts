@@ -19,19 +19,21 @@ import {
   WRITE_INTENT,
 } from '../../src/strategies/handoff.js';
 import type { StrategyContext } from '../../src/strategies/strategy.js';
-import {
-  OwnerAcquire,
-  OwnerCheckpoint,
-  OwnerDelete,
-  OwnerRelease,
-  OwnerWrite,
-} from '../../src/tester/commands/owner-commands.js';
-import { ParallelBatch } from '../../src/tester/commands/parallel-batch.js';
-import { ReaderClose, ReaderOpen, ReaderSearch } from '../../src/tester/commands/reader-commands.js';
 import { runSequence, runStress } from '../../src/tester/harness.js';
-import type { StepEvent } from '../../src/tester/history.js';
 import { fileContent, tokensIn } from '../../src/tester/tokens.js';
 import { probeOpen, startOwner, stopAllOwners } from '../support/owner.js';
+import {
+  acquire,
+  batch,
+  checkpoint,
+  close,
+  del,
+  open,
+  release,
+  search,
+  searches,
+  write,
+} from '../support/stress-steps.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 const embedder = createDefaultEmbedder();
@@ -46,10 +48,6 @@ afterEach(async () => {
 afterAll(() => {
   expect(liveChildCount()).toBe(0);
 });
-
-function searches(history: readonly StepEvent[]): StepEvent[] {
-  return history.filter((e) => e.op === 'search');
-}
 
 async function context(): Promise<StrategyContext> {
   const dir = await makeTempDir('embecode-handoff-');
@@ -78,51 +76,48 @@ describe('handoff: regression traces', () => {
   // index after the reader had searched, because Database.close() of a reader left one of its two
   // connections open, and DuckDB keeps the OS lock while any connection lives (until GC).
   it('owner writes after the reader searched (shrunk: open, search || write)', async () => {
-    const history = await runSequence('handoff', [
-      new ReaderOpen(),
-      new ParallelBatch([{ mode: 'bm25', pick: 0 }], 0, 'a'),
-    ]);
-    expect(history.every((e) => e.ok && e.retries === undefined)).toBe(true);
+    const history = await runSequence('handoff', [open(), batch([{ mode: 'bm25', pick: 0 }], 0, 'a')]);
+    expect(history.every((e) => e.ok)).toBe(true);
   });
 
   it('owner writes after the reader searched (sequential form)', async () => {
     const history = await runSequence('handoff', [
-      new ReaderOpen(),
-      new ReaderSearch('bm25', 0),
-      new OwnerWrite(0, 'a', 0),
-      new ReaderSearch('bm25', 0),
+      open(),
+      search('bm25', 0),
+      write(0, 'a', 1),
+      search('bm25', 0),
     ]);
     expect(searches(history).map((s) => s.seen)).toEqual([[], ['zqaxa']]);
-    expect(history.every((e) => e.ok && e.retries === undefined)).toBe(true);
+    expect(history.every((e) => e.ok)).toBe(true);
   });
 });
 
 describe('handoff: hand-picked sequences (owner child, reader here)', () => {
   it('a search sees each acknowledged write, replace and delete', async () => {
     const history = await runSequence('handoff', [
-      new OwnerWrite(0, 'a', 0),
-      new ReaderOpen(),
-      new ReaderSearch('bm25', 0),
-      new OwnerWrite(0, 'b', 2),
-      new ReaderSearch('hybrid', 0),
-      new OwnerCheckpoint(),
-      new OwnerDelete(0),
-      new ReaderSearch('bm25', 0),
-      new ReaderClose(),
+      write(0, 'a', 1),
+      open(),
+      search('bm25', 0),
+      write(0, 'b', 3),
+      search('hybrid', 0),
+      checkpoint(),
+      del(0),
+      search('bm25', 0),
+      close(),
     ]);
     expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb'], []]);
   });
 
   it('the owner re-acquires while the reader is open, and readers search while it is released', async () => {
     const history = await runSequence('handoff', [
-      new OwnerWrite(1, 'a', 0),
-      new ReaderOpen(),
-      new OwnerRelease(),
-      new ReaderSearch('bm25', 0),
-      new OwnerAcquire(),
-      new OwnerWrite(2, 'b', 0),
-      new ReaderSearch('vector', 0),
-      new ReaderSearch('bm25', 1),
+      write(1, 'a', 1),
+      open(),
+      release(),
+      search('bm25', 0),
+      acquire(),
+      write(2, 'b', 1),
+      search('vector', 0),
+      search('bm25', 1),
     ]);
     expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb', 'zqaxa'], ['zqaxa']]);
     expect(history.every((e) => e.ok)).toBe(true);
@@ -130,9 +125,9 @@ describe('handoff: hand-picked sequences (owner child, reader here)', () => {
 
   it('four searches racing a write', async () => {
     const history = await runSequence('handoff', [
-      new OwnerWrite(0, 'a', 0),
-      new ReaderOpen(),
-      new ParallelBatch(
+      write(0, 'a', 1),
+      open(),
+      batch(
         [
           { mode: 'bm25', pick: 0 },
           { mode: 'hybrid', pick: 0 },
@@ -142,7 +137,7 @@ describe('handoff: hand-picked sequences (owner child, reader here)', () => {
         1,
         'b',
       ),
-      new ReaderSearch('bm25', 0),
+      search('bm25', 0),
     ]);
     expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
   });

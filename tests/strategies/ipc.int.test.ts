@@ -8,22 +8,24 @@ import { prepareFile } from '../../src/index/prepare.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../../src/ipc/errors.js';
 import { IpcOwner, IpcReader, ipc, ipcSocketPath } from '../../src/strategies/ipc.js';
 import { getStrategy, strategyNames } from '../../src/strategies/registry.js';
-import {
-  OwnerAcquire,
-  OwnerCheckpoint,
-  OwnerDelete,
-  OwnerRelease,
-  OwnerWrite,
-} from '../../src/tester/commands/owner-commands.js';
-import { ParallelBatch } from '../../src/tester/commands/parallel-batch.js';
-import { ReaderClose, ReaderOpen, ReaderSearch } from '../../src/tester/commands/reader-commands.js';
 import { runSequence, runStress } from '../../src/tester/harness.js';
-import type { StepEvent } from '../../src/tester/history.js';
 import type { StressModel } from '../../src/tester/model.js';
 import { formatSummary } from '../../src/tester/report.js';
 import type { StressWorld } from '../../src/tester/world.js';
 import { buildIndex, PROFILE_QUERIES } from '../support/index-fixture.js';
 import { assertNoSurvivors, startOwner, stopAllOwners } from '../support/owner.js';
+import {
+  acquire,
+  batch,
+  checkpoint,
+  close,
+  del,
+  open,
+  release,
+  search,
+  searches,
+  write,
+} from '../support/stress-steps.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 type Command = fc.AsyncCommand<StressModel, StressWorld>;
@@ -39,10 +41,6 @@ afterEach(async () => {
 afterAll(() => {
   assertNoSurvivors();
 });
-
-function searches(steps: readonly StepEvent[]): StepEvent[] {
-  return steps.filter((s) => s.op === 'search');
-}
 
 describe('the ipc strategy', () => {
   it('is registered, reads through the owner, and promises acknowledged-before-start', () => {
@@ -142,20 +140,20 @@ describe('the ipc strategy', () => {
 describe('ipc under the tester: fixed sequences', () => {
   it('write, open, search sees it, release and acquire, search again, delete hides it', async () => {
     const sequence: Command[] = [
-      new OwnerWrite(0, 'hello', 1),
-      new ReaderOpen(),
-      new ReaderSearch('bm25', 0),
-      new ReaderSearch('vector', 0),
-      new ReaderSearch('hybrid', 0),
-      new OwnerRelease(),
-      new OwnerAcquire(),
-      new ReaderSearch('bm25', 0),
-      new OwnerWrite(1, 'world', 0),
-      new OwnerCheckpoint(),
-      new ReaderSearch('hybrid', 0),
-      new OwnerDelete(0),
-      new ReaderSearch('bm25', 1),
-      new ReaderClose(),
+      write(0, 'hello', 2),
+      open(),
+      search('bm25', 0),
+      search('vector', 0),
+      search('hybrid', 0),
+      release(),
+      acquire(),
+      search('bm25', 0),
+      write(1, 'world', 1),
+      checkpoint(),
+      search('hybrid', 0),
+      del(0),
+      search('bm25', 1),
+      close(),
     ];
     const steps = await runSequence('ipc', sequence);
     expect(steps.every((s) => s.ok)).toBe(true);
@@ -168,8 +166,8 @@ describe('ipc under the tester: fixed sequences', () => {
   });
 
   it('searches racing a write on one connection each see a state the contract allows', async () => {
-    const batch = (file: number, suffix: string) =>
-      new ParallelBatch(
+    const racing = (file: number, suffix: string) =>
+      batch(
         [
           { mode: 'bm25', pick: 0 },
           { mode: 'vector', pick: 1 },
@@ -180,14 +178,14 @@ describe('ipc under the tester: fixed sequences', () => {
         suffix,
       );
     const steps = await runSequence('ipc', [
-      new OwnerWrite(0, 'a', 0),
-      new ReaderOpen(),
-      batch(1, 'b'),
-      batch(0, 'c'),
-      new OwnerRelease(),
-      new OwnerAcquire(),
-      batch(2, 'd'),
-      new ReaderSearch('bm25', 0),
+      write(0, 'a', 1),
+      open(),
+      racing(1, 'b'),
+      racing(0, 'c'),
+      release(),
+      acquire(),
+      racing(2, 'd'),
+      search('bm25', 0),
     ]);
     expect(steps.every((s) => s.ok)).toBe(true);
     expect(searches(steps).at(-1)?.seen).toEqual(['zqdxd']);
@@ -204,10 +202,10 @@ describe('ipc under the tester: fixed sequences', () => {
   it('regression: a vector search racing the first write does not hang the owner', async () => {
     for (let i = 0; i < 3; i++) {
       const steps = await runSequence('ipc', [
-        new ReaderOpen(),
-        new OwnerDelete(0),
-        new OwnerWrite(3, 'umplg', 0),
-        new ParallelBatch(
+        open(),
+        del(0),
+        write(3, 'umplg', 1),
+        batch(
           [
             { mode: 'bm25', pick: 0 },
             { mode: 'vector', pick: 0 },
@@ -217,9 +215,9 @@ describe('ipc under the tester: fixed sequences', () => {
           0,
           'sqv',
         ),
-        new OwnerRelease(),
-        new OwnerAcquire(),
-        new ParallelBatch([{ mode: 'vector', pick: 0 }], 1, 'again'),
+        release(),
+        acquire(),
+        batch([{ mode: 'vector', pick: 0 }], 1, 'again'),
       ]);
       expect(steps.every((s) => s.ok)).toBe(true);
       expect(Math.max(...steps.map((s) => s.end - s.start))).toBeLessThan(5_000);

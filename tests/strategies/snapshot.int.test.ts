@@ -30,18 +30,20 @@ import {
   snapshotDir,
 } from '../../src/strategies/snapshot.js';
 import type { StrategyContext } from '../../src/strategies/strategy.js';
-import {
-  OwnerAcquire,
-  OwnerCheckpoint,
-  OwnerDelete,
-  OwnerRelease,
-  OwnerWrite,
-} from '../../src/tester/commands/owner-commands.js';
-import { ParallelBatch } from '../../src/tester/commands/parallel-batch.js';
-import { ReaderClose, ReaderOpen, ReaderSearch } from '../../src/tester/commands/reader-commands.js';
 import { runSequence, runStress } from '../../src/tester/harness.js';
-import type { StepEvent } from '../../src/tester/history.js';
 import { fileContent, tokensIn } from '../../src/tester/tokens.js';
+import {
+  acquire,
+  batch,
+  checkpoint,
+  close,
+  del,
+  open,
+  release,
+  search,
+  searches,
+  write,
+} from '../support/stress-steps.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 const embedder = createDefaultEmbedder();
@@ -50,10 +52,6 @@ afterEach(removeTempDirs);
 afterAll(() => {
   expect(liveChildCount()).toBe(0);
 });
-
-function searches(history: readonly StepEvent[]): StepEvent[] {
-  return history.filter((e) => e.op === 'search');
-}
 
 async function context(): Promise<StrategyContext> {
   const dir = await makeTempDir('embecode-snapshot-');
@@ -72,15 +70,15 @@ async function seenBy(reader: SnapshotReader, token: string): Promise<string[]> 
 describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
   it('a search sees each acknowledged write, replace and delete', async () => {
     const history = await runSequence('snapshot', [
-      new OwnerWrite(0, 'a', 0),
-      new ReaderOpen(),
-      new ReaderSearch('bm25', 0),
-      new OwnerWrite(0, 'b', 2),
-      new ReaderSearch('hybrid', 0),
-      new ReaderSearch('vector', 1),
-      new OwnerDelete(0),
-      new ReaderSearch('bm25', 0),
-      new ReaderClose(),
+      write(0, 'a', 1),
+      open(),
+      search('bm25', 0),
+      write(0, 'b', 3),
+      search('hybrid', 0),
+      search('vector', 1),
+      del(0),
+      search('bm25', 0),
+      close(),
     ]);
     const seen = searches(history).map((s) => s.seen);
     // Vector search ranks every chunk, so it shows the live token even when asked for the old one.
@@ -89,24 +87,24 @@ describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
 
   it('readers keep searching the last snapshot while the owner has released the index', async () => {
     const history = await runSequence('snapshot', [
-      new ReaderOpen(),
-      new OwnerWrite(1, 'a', 0),
-      new OwnerCheckpoint(),
-      new OwnerRelease(),
-      new ReaderSearch('bm25', 0),
-      new OwnerAcquire(),
-      new OwnerWrite(2, 'b', 0),
-      new ReaderSearch('bm25', 0),
-      new ReaderSearch('bm25', 1),
+      open(),
+      write(1, 'a', 1),
+      checkpoint(),
+      release(),
+      search('bm25', 0),
+      acquire(),
+      write(2, 'b', 1),
+      search('bm25', 0),
+      search('bm25', 1),
     ]);
     expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb'], ['zqaxa']]);
   });
 
   it('searches racing a write see a prefix and never go backwards', async () => {
     const history = await runSequence('snapshot', [
-      new OwnerWrite(0, 'a', 0),
-      new ReaderOpen(),
-      new ParallelBatch(
+      write(0, 'a', 1),
+      open(),
+      batch(
         [
           { mode: 'bm25', pick: 0 },
           { mode: 'hybrid', pick: 0 },
@@ -116,7 +114,7 @@ describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
         0,
         'b',
       ),
-      new ReaderSearch('bm25', 0),
+      search('bm25', 0),
     ]);
     expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
   });

@@ -1,332 +1,258 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ContractName } from '../../src/strategies/strategy.js';
-import { checkSearch, newCheckerState, type Visibility, visibility } from '../../src/tester/checker.js';
-import type { StepEvent } from '../../src/tester/history.js';
+import type { SearchMode } from '../../src/index/types.js';
+import { exclusivityChecker } from '../../src/tester/checkers/exclusivity.js';
+import { singleStateChecker, tokenJudge } from '../../src/tester/checkers/single-state.js';
+import type { Actor, Outcome, ResultRow, StepEvent } from '../../src/tester/history.js';
 
-/** Builds a history by hand: each step gets the next index; times are given explicitly. */
+/**
+ * Known-bad and known-good histories, built by hand, for the checkers that need no reference
+ * index. Every rule has a history that breaks it in every search mode, so weakening any rule
+ * (or leaving a mode unjudged) turns a test red.
+ */
 class Trace {
   readonly steps: StepEvent[] = [];
 
-  private add(event: Omit<StepEvent, 'index' | 'pid'>): StepEvent {
-    const full: StepEvent = { ...event, index: this.steps.length, pid: event.actor === 'owner' ? 2 : 1 };
+  private add(event: Omit<StepEvent, 'index' | 'pid' | 'ok'>): StepEvent {
+    const full: StepEvent = {
+      ...event,
+      ok: event.outcome === 'ok',
+      index: this.steps.length,
+      pid: event.actor === 'owner' ? 2 : 1,
+    };
     this.steps.push(full);
     return full;
   }
 
-  write(path: string, token: string, start: number, end: number, failure?: string): StepEvent {
+  write(path: string, token: string, start: number, end: number, outcome: Outcome = 'ok'): StepEvent {
     return this.add({
       actor: 'owner',
       op: 'write',
-      args: { path, token },
+      args: { paths: [path], tokens: [token] },
+      files: [{ path, content: `// ${token}\nexport function f() {}\n` }],
       start,
       end,
-      ok: failure === undefined,
-      ...(failure === undefined ? {} : { error: `${failure} error`, errorKind: failure }),
+      outcome,
+      ...(outcome === 'ok' ? {} : { error: 'boom', errorKind: outcome === 'info' ? 'died' : 'other' }),
     });
   }
 
-  delete(path: string, start: number, end: number, failure?: string): StepEvent {
+  delete(path: string, start: number, end: number, outcome: Outcome = 'ok'): StepEvent {
     return this.add({
       actor: 'owner',
       op: 'delete',
-      args: { path },
+      args: { paths: [path] },
       start,
       end,
-      ok: failure === undefined,
-      ...(failure === undefined ? {} : { error: `${failure} error`, errorKind: failure }),
+      outcome,
+      ...(outcome === 'ok' ? {} : { error: 'boom', errorKind: outcome === 'info' ? 'died' : 'other' }),
     });
   }
 
-  search(token: string, start: number, end: number, seen: readonly string[]): StepEvent {
+  /** A search for `query` whose results are one row per (path, token) seen. */
+  search(
+    query: string,
+    start: number,
+    end: number,
+    seen: readonly (readonly [string, string])[],
+    options: { mode?: SearchMode; topK?: number; pathPrefix?: string; actor?: Actor } = {},
+  ): StepEvent {
+    const results: ResultRow[] = seen.map(([path]) => ({ path, startLine: 1, endLine: 2, score: 1 }));
     return this.add({
-      actor: 'reader',
+      actor: options.actor ?? 'reader-1',
       op: 'search',
-      args: { mode: 'bm25', token },
+      args: {
+        mode: options.mode ?? 'bm25',
+        query,
+        topK: options.topK ?? 10,
+        ...(options.pathPrefix === undefined ? {} : { pathPrefix: options.pathPrefix }),
+      },
       start,
       end,
-      ok: true,
-      seen,
+      outcome: 'ok',
+      results,
+      seen: seen.map(([, token]) => token),
     });
   }
 }
 
-const CONTRACTS: readonly ContractName[] = ['acknowledged-before-start', 'published-prefix'];
+const MODES: readonly SearchMode[] = ['bm25', 'vector', 'hybrid'];
 
-function check(contract: ContractName, trace: Trace, search: StepEvent) {
-  return checkSearch(contract, trace.steps, search, newCheckerState());
+/** Checks every search of the trace in order, as the world does; returns the first violation. */
+function verdict(trace: Trace) {
+  const checker = singleStateChecker(tokenJudge);
+  for (const step of trace.steps) {
+    if (step.op !== 'search') continue;
+    const violation = checker.check(trace.steps, step);
+    if (violation !== undefined) return violation;
+  }
+  return undefined;
 }
 
-describe('visibility and both contracts', () => {
-  it('a write acknowledged before the search started must be seen', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    const hit = t.search('zqaxa', 2, 3, ['zqaxa']);
-    const miss = t.search('zqaxa', 4, 5, []);
-    expect(visibility(t.steps, miss, 'zqaxa')).toBe<Visibility>('must-see');
-    for (const contract of CONTRACTS) {
-      expect(check(contract, t, hit)).toBeUndefined();
-      expect(check(contract, t, miss)?.message).toMatch(/zqaxa/);
-    }
-    expect(check('acknowledged-before-start', t, miss)?.message).toMatch(/missed 'zqaxa'.*step #0/);
-  });
-
-  it('a write invoked after the search ended must not be seen (a phantom)', () => {
-    const t = new Trace();
-    const miss = t.search('zqaxa', 0, 1, []);
-    const phantom = t.search('zqaxa', 0, 1, ['zqaxa']);
-    t.write('a.ts', 'zqaxa', 2, 3);
-    expect(visibility(t.steps, phantom, 'zqaxa')).toBe<Visibility>('must-not-see');
-    for (const contract of CONTRACTS) {
-      expect(check(contract, t, miss)).toBeUndefined();
-      expect(check(contract, t, phantom)).toBeDefined();
-    }
-    expect(check('acknowledged-before-start', t, phantom)?.message).toMatch(/saw 'zqaxa'/);
-  });
-
-  it('a token never written must not be seen', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    const search = t.search('zqabsent', 2, 3, ['zqaxa', 'zqabsent']);
-    expect(visibility(t.steps, search, 'zqabsent')).toBe<Visibility>('must-not-see');
-    for (const contract of CONTRACTS) expect(check(contract, t, search)).toBeDefined();
-  });
-
-  it('a write overlapping the search may or may not be seen', () => {
-    for (const [start, end] of [
-      [0, 5],
-      [2, 4],
-      [3, 10],
-    ] as const) {
-      const t = new Trace();
-      const seen = t.search('zqaxa', 1, 6, ['zqaxa']);
-      const unseen = t.search('zqaxa', 1, 6, []);
-      t.write('a.ts', 'zqaxa', start, end);
-      expect(visibility(t.steps, seen, 'zqaxa')).toBe<Visibility>('either');
-      for (const contract of CONTRACTS) {
-        expect(check(contract, t, seen)).toBeUndefined();
-        expect(check(contract, t, unseen)).toBeUndefined();
-      }
-    }
-  });
-
-  it('a later write or delete of the same file acknowledged before the search hides the old token', () => {
-    for (const replace of [
-      (t: Trace) => t.write('a.ts', 'zqbxb', 2, 3),
-      (t: Trace) => t.delete('a.ts', 2, 3),
-    ]) {
+describe('single-state checker, token judge', () => {
+  it('accepts a search that sees exactly an acknowledged write', () => {
+    for (const mode of MODES) {
       const t = new Trace();
       t.write('a.ts', 'zqaxa', 0, 1);
-      replace(t);
-      const stale = t.search('zqaxa', 4, 5, ['zqaxa']);
-      const fresh = t.search('zqaxa', 4, 5, []);
-      expect(visibility(t.steps, stale, 'zqaxa')).toBe<Visibility>('must-not-see');
-      for (const contract of CONTRACTS) {
-        expect(check(contract, t, stale)).toBeDefined();
-        expect(check(contract, t, fresh)).toBeUndefined();
+      t.search('zqaxa', 2, 3, [['a.ts', 'zqaxa']], { mode });
+      expect(verdict(t)).toBeUndefined();
+    }
+  });
+
+  it('fails a bm25 search that misses an acknowledged write, and a short list in any mode', () => {
+    const t = new Trace();
+    t.write('a.ts', 'zqaxa', 0, 1);
+    t.search('zqaxa', 2, 3, [], { mode: 'bm25' });
+    expect(verdict(t)?.message).toMatch(/missed 'zqaxa'/);
+    for (const mode of MODES) {
+      // A list shorter than top-k holds every chunk: missing the token is wrong in every mode.
+      const short = new Trace();
+      short.write('a.ts', 'zqaxa', 0, 1);
+      short.write('b.ts', 'zqbxb', 1, 2);
+      short.search('zqaxa', 3, 4, [['b.ts', 'zqbxb']], { mode, topK: 5 });
+      expect(verdict(short)?.kind, mode).toBe('results-differ');
+    }
+  });
+
+  it('accepts a truncated vector or hybrid list without the token (the oracle judges those)', () => {
+    for (const mode of ['vector', 'hybrid'] as const) {
+      const t = new Trace();
+      t.write('a.ts', 'zqaxa', 0, 1);
+      t.write('b.ts', 'zqbxb', 1, 2);
+      t.search('zqaxa', 3, 4, [['b.ts', 'zqbxb']], { mode, topK: 1 });
+      expect(verdict(t)).toBeUndefined();
+    }
+  });
+
+  it('fails a phantom: a token written after the search ended', () => {
+    for (const mode of MODES) {
+      const t = new Trace();
+      t.search('zqaxa', 0, 1, [['a.ts', 'zqaxa']], { mode });
+      t.write('a.ts', 'zqaxa', 2, 3);
+      expect(verdict(t)?.message, mode).toMatch(/zqaxa/);
+    }
+  });
+
+  it('fails a deleted or replaced token that comes back, in every mode', () => {
+    for (const mode of MODES) {
+      const deleted = new Trace();
+      deleted.write('a.ts', 'zqaxa', 0, 1);
+      deleted.delete('a.ts', 2, 3);
+      deleted.search('zqaxa', 4, 5, [['a.ts', 'zqaxa']], { mode });
+      expect(verdict(deleted)?.message, mode).toMatch(/saw 'zqaxa'/);
+      const replaced = new Trace();
+      replaced.write('a.ts', 'zqaxa', 0, 1);
+      replaced.write('a.ts', 'zqbxb', 2, 3);
+      replaced.search('zqaxa', 4, 5, [['a.ts', 'zqaxa']], { mode });
+      expect(verdict(replaced)?.message, mode).toMatch(/saw 'zqaxa'/);
+    }
+  });
+
+  it('accepts either outcome of a write racing the search, and of one whose owner died', () => {
+    for (const outcome of ['ok', 'info'] as const) {
+      for (const seen of [[], [['a.ts', 'zqaxa'] as const]]) {
+        const t = new Trace();
+        t.search('zqaxa', 0, 3, seen);
+        t.write('a.ts', 'zqaxa', 1, 2, outcome);
+        // The search is checked after the write settled, as a parallel batch does.
+        const search = t.steps[0] as StepEvent;
+        expect(singleStateChecker(tokenJudge).check(t.steps, search)).toBeUndefined();
       }
     }
   });
 
-  it('a later change of another file does not hide the token', () => {
+  it('fails a write with an error reply that became visible (it was rolled back)', () => {
     const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    t.delete('b.py', 2, 3);
-    const search = t.search('zqaxa', 4, 5, []);
-    expect(visibility(t.steps, search, 'zqaxa')).toBe<Visibility>('must-see');
+    t.write('a.ts', 'zqaxa', 0, 1, 'fail');
+    t.search('zqaxa', 2, 3, [['a.ts', 'zqaxa']]);
+    expect(verdict(t)?.message).toMatch(/saw 'zqaxa'/);
   });
 
-  it('a later delete overlapping the search leaves the old token either way', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    const seen = t.search('zqaxa', 2, 6, ['zqaxa']);
-    const unseen = t.search('zqaxa', 2, 6, []);
-    t.delete('a.ts', 3, 8);
-    expect(visibility(t.steps, seen, 'zqaxa')).toBe<Visibility>('either');
-    for (const contract of CONTRACTS) {
-      expect(check(contract, t, seen)).toBeUndefined();
-      expect(check(contract, t, unseen)).toBeUndefined();
-    }
-  });
-
-  it('a failed write with an error reply was rolled back: must not be seen', () => {
-    for (const kind of ['duckdb', 'lock-conflict', 'io', 'other']) {
+  it('fails a search that sees a later write but misses an earlier untouched one (no single state)', () => {
+    for (const mode of MODES) {
       const t = new Trace();
-      t.write('a.ts', 'zqaxa', 0, 1, kind);
-      const search = t.search('zqaxa', 2, 3, ['zqaxa']);
-      expect(visibility(t.steps, search, 'zqaxa')).toBe<Visibility>('must-not-see');
-      for (const contract of CONTRACTS) expect(check(contract, t, search)).toBeDefined();
+      t.write('a.ts', 'zqaxa', 0, 1);
+      t.write('b.ts', 'zqbxb', 2, 10);
+      // Racing b's write, the search may see b or not, but a was acknowledged: a short list must hold it.
+      t.search('zqaxa', 3, 4, [['b.ts', 'zqbxb']], { mode, topK: 10 });
+      expect(verdict(t)?.kind, mode).toBe('results-differ');
     }
   });
 
-  it('a failed later delete does not hide the earlier token', () => {
+  it('fails a later search that reads an older state than an earlier one did', () => {
     const t = new Trace();
     t.write('a.ts', 'zqaxa', 0, 1);
-    t.delete('a.ts', 2, 3, 'duckdb');
-    const search = t.search('zqaxa', 4, 5, []);
-    expect(visibility(t.steps, search, 'zqaxa')).toBe<Visibility>('must-see');
-    for (const contract of CONTRACTS) expect(check(contract, t, search)).toBeDefined();
+    t.write('a.ts', 'zqbxb', 2, 10);
+    // First search (3-4) saw the new content; the second (5-6) started after it ended and saw the old.
+    t.search('zqbxb', 3, 4, [['a.ts', 'zqbxb']]);
+    t.search('zqaxa', 5, 6, [['a.ts', 'zqaxa']]);
+    expect(verdict(t)?.message).toMatch(/matches no single state 2\.\.2/);
   });
 
-  it('a write whose owner died may or may not have landed', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1, 'owner-died');
-    const seen = t.search('zqaxa', 2, 3, ['zqaxa']);
-    const unseen = t.search('zqaxa', 2, 3, []);
-    expect(visibility(t.steps, seen, 'zqaxa')).toBe<Visibility>('either');
-    for (const contract of CONTRACTS) {
-      expect(check(contract, t, seen)).toBeUndefined();
-      expect(check(contract, t, unseen)).toBeUndefined();
-    }
-  });
-
-  it('a delete whose owner died leaves the old token either way', () => {
+  it('lets overlapping searches read different states in either order', () => {
     const t = new Trace();
     t.write('a.ts', 'zqaxa', 0, 1);
-    t.delete('a.ts', 2, 3, 'owner-died');
-    const seen = t.search('zqaxa', 4, 5, ['zqaxa']);
-    const unseen = t.search('zqaxa', 4, 5, []);
-    expect(visibility(t.steps, seen, 'zqaxa')).toBe<Visibility>('either');
-    for (const contract of CONTRACTS) {
-      expect(check(contract, t, seen)).toBeUndefined();
-      expect(check(contract, t, unseen)).toBeUndefined();
+    t.write('a.ts', 'zqbxb', 2, 10);
+    t.search('zqbxb', 3, 6, [['a.ts', 'zqbxb']]);
+    t.search('zqaxa', 4, 7, [['a.ts', 'zqaxa']]);
+    expect(verdict(t)).toBeUndefined();
+  });
+
+  it('fails a result outside the path prefix, in every mode', () => {
+    for (const mode of MODES) {
+      const t = new Trace();
+      t.write('lib/a.ts', 'zqaxa', 0, 1);
+      t.write('src/lib/b.ts', 'zqbxb', 1, 2);
+      t.search('zqbxb', 3, 4, [['src/lib/b.ts', 'zqbxb']], { mode, pathPrefix: 'lib' });
+      expect(verdict(t)?.message, mode).toMatch(/outside the path prefix 'lib'/);
     }
+  });
+
+  it('fails a search under a prefix that misses a token inside it, accepts one outside it', () => {
+    const inside = new Trace();
+    inside.write('src/alphabet.py', 'zqaxa', 0, 1);
+    inside.search('zqaxa', 2, 3, [], { pathPrefix: 'src/alpha' });
+    expect(verdict(inside)?.message).toMatch(/missed 'zqaxa'/);
+    const outside = new Trace();
+    outside.write('lib/a.ts', 'zqaxa', 0, 1);
+    outside.search('zqaxa', 2, 3, [], { pathPrefix: 'src/' });
+    expect(verdict(outside)).toBeUndefined();
   });
 });
 
-describe('published-prefix', () => {
-  it('seeing a later write but not an earlier acknowledged one is no prefix', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    const search = t.search('zqaxa', 3, 6, ['zqbxb']);
-    t.write('b.py', 'zqbxb', 2, 8);
-    expect(check('published-prefix', t, search)?.message).toMatch(/no prefix/);
-  });
-
-  it('seeing a later write but not an earlier one, both racing the search, is no prefix', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 2, 4);
-    t.write('b.py', 'zqbxb', 5, 7);
-    const gap = t.search('zqaxa', 1, 10, ['zqbxb']);
-    const first = t.search('zqaxa', 1, 10, ['zqaxa']);
-    const both = t.search('zqaxa', 1, 10, ['zqaxa', 'zqbxb']);
-    const none = t.search('zqaxa', 1, 10, []);
-    // Under "acknowledged before start" each write alone may or may not be seen.
-    expect(check('acknowledged-before-start', t, gap)).toBeUndefined();
-    expect(check('published-prefix', t, gap)).toBeDefined();
-    for (const search of [first, both, none]) expect(check('published-prefix', t, search)).toBeUndefined();
-  });
-
-  it('a later search must not go back to a shorter prefix than an earlier one', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    t.write('b.py', 'zqbxb', 2, 30);
-    const newer = t.search('zqbxb', 5, 10, ['zqbxb']);
-    const older = t.search('zqbxb', 12, 15, []);
-    const state = newCheckerState();
-    expect(checkSearch('published-prefix', t.steps, newer, state)).toBeUndefined();
-    expect(checkSearch('published-prefix', t.steps, older, state)?.message).toMatch(
-      /no prefix of at least 2/,
-    );
-    // Alone, the second search is explained by the first prefix.
-    expect(check('published-prefix', t, older)).toBeUndefined();
-  });
-
-  it('searches that overlap each other may see different prefixes in either order', () => {
-    const t = new Trace();
-    t.write('a.ts', 'zqaxa', 0, 1);
-    t.write('b.py', 'zqbxb', 2, 30);
-    // Issued together (as a parallel batch does): one opened the new copy, one the old.
-    const newer = t.search('zqbxb', 5, 10, ['zqbxb']);
-    const older = t.search('zqbxb', 5, 15, []);
-    const state = newCheckerState();
-    expect(checkSearch('published-prefix', t.steps, newer, state)).toBeUndefined();
-    expect(checkSearch('published-prefix', t.steps, older, state)).toBeUndefined();
-    // A third search after both ended must not go back behind the newer one.
-    const later = t.search('zqbxb', 16, 18, []);
-    expect(checkSearch('published-prefix', t.steps, later, state)).toBeDefined();
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// Property: sequential histories (no overlap) against a reference model of path -> token.
-
-type Op =
-  | { readonly kind: 'write'; readonly file: number; readonly fail: boolean }
-  | { readonly kind: 'delete'; readonly file: number }
-  | { readonly kind: 'search'; readonly pick: number };
-
-const PATHS = ['a.ts', 'b.py', 'c.go'];
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('write' as const), file: fc.nat({ max: 2 }), fail: fc.boolean() }),
-  fc.record({ kind: fc.constant('delete' as const), file: fc.nat({ max: 2 }) }),
-  fc.record({ kind: fc.constant('search' as const), pick: fc.nat({ max: 9 }) }),
-);
-
-interface Built {
-  readonly trace: Trace;
-  /** Each search, the model's visible tokens when it started, and every token written so far. */
-  readonly searches: { search: StepEvent; state: Set<string>; written: string[] }[];
-}
-
-/** Runs ops one after another (each takes [t, t + 1]); searches see exactly the model's state. */
-function build(ops: readonly Op[]): Built {
-  const trace = new Trace();
-  const files = new Map<string, string>();
-  const written: string[] = [];
-  const searches: Built['searches'] = [];
-  let time = 0;
-  for (const op of ops) {
-    const start = time;
-    const end = time + 1;
-    time += 2;
-    if (op.kind === 'write') {
-      const token = `zq${written.length}x`;
-      written.push(token);
-      const path = PATHS[op.file] as string;
-      trace.write(path, token, start, end, op.fail ? 'duckdb' : undefined);
-      if (!op.fail) files.set(path, token);
-    } else if (op.kind === 'delete') {
-      const path = PATHS[op.file] as string;
-      trace.delete(path, start, end);
-      files.delete(path);
-    } else {
-      const state = new Set(files.values());
-      const candidates = [...written, 'zqabsent'];
-      const token = candidates[op.pick % candidates.length] as string;
-      const search = trace.search(token, start, end, [...state]);
-      searches.push({ search, state, written: [...written] });
-    }
+describe('exclusivity checker', () => {
+  function probe(promised: string, gotIn: boolean): StepEvent {
+    return {
+      index: 0,
+      actor: 'intruder',
+      op: 'probe',
+      args: { target: 'index', access: 'READ_WRITE', ownerHolds: true, promised },
+      pid: 3,
+      start: 0,
+      end: 1,
+      outcome: 'ok',
+      ok: true,
+      detail: gotIn
+        ? { path: '/x/index.db', gotIn, did: ['opened READ_WRITE', 'inserted a row', 'CHECKPOINT'] }
+        : { path: '/x/index.db', gotIn, error: 'Conflicting lock is held' },
+    };
   }
-  return { trace, searches };
-}
 
-describe('checker against a reference model', () => {
-  it('never fails a search that sees exactly the state at its start; always fails one missing a must-see token', () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 30 }), (ops) => {
-        const { trace, searches } = build(ops);
-        const prefixState = newCheckerState();
-        for (const { search, state, written } of searches) {
-          const upTo = trace.steps.slice(0, search.index + 1);
-          for (const token of [...written, 'zqabsent']) {
-            const expected: Visibility = state.has(token) ? 'must-see' : 'must-not-see';
-            expect(visibility(upTo, search, token)).toBe(expected);
-            // Steps after the search (invoked after it ended) change nothing.
-            expect(visibility(trace.steps, search, token)).toBe(expected);
-          }
-          expect(checkSearch('acknowledged-before-start', upTo, search, newCheckerState())).toBeUndefined();
-          expect(checkSearch('published-prefix', upTo, search, prefixState)).toBeUndefined();
-
-          const token = String(search.args.token);
-          if (state.has(token)) {
-            const dropped: StepEvent = { ...search, seen: (search.seen ?? []).filter((t) => t !== token) };
-            expect(checkSearch('acknowledged-before-start', upTo, dropped, newCheckerState())).toBeDefined();
-            expect(checkSearch('published-prefix', upTo, dropped, newCheckerState())).toBeDefined();
-          }
-        }
-      }),
-      { numRuns: 500 },
+  it('fails an intruder that got in where the strategy keeps outsiders out, saying what it did', () => {
+    const violation = exclusivityChecker.check([], probe('refused', true));
+    expect(violation?.kind).toBe('intruder');
+    expect(violation?.message).toMatch(
+      /intruder got in: a READ_WRITE open of the index .* could: opened READ_WRITE, inserted a row, CHECKPOINT/,
     );
+  });
+
+  it('fails an intruder kept out where the strategy lets it in', () => {
+    expect(exclusivityChecker.check([], probe('allowed', false))?.message).toMatch(/intruder kept out/);
+  });
+
+  it('accepts the promised outcomes and anything where nothing is promised', () => {
+    expect(exclusivityChecker.check([], probe('refused', false))).toBeUndefined();
+    expect(exclusivityChecker.check([], probe('allowed', true))).toBeUndefined();
+    expect(exclusivityChecker.check([], probe('either', true))).toBeUndefined();
+    expect(exclusivityChecker.check([], probe('either', false))).toBeUndefined();
   });
 });

@@ -36,7 +36,7 @@ describe('settingsFromEnv', () => {
     expect(Number.isSafeInteger(settings.seed)).toBe(true);
     expect(settings).not.toHaveProperty('timeLimitS');
     expect(settings).not.toHaveProperty('path');
-    expect(DEFAULTS).toEqual({ runs: 200, maxCommands: 12 });
+    expect(DEFAULTS).toEqual({ runs: 200, maxCommands: 12, readers: 2, stepDeadlineS: 20 });
   });
 
   it('reads every knob', () => {
@@ -48,6 +48,25 @@ describe('settingsFromEnv', () => {
         STRESS_TIME_LIMIT_S: '2.5',
       }),
     ).toEqual({ strategy: 'ipc', runs: 250, seed: -17, maxCommands: 40, timeLimitS: 2.5 });
+  });
+
+  it('reads the reader count and the step deadline, and refuses bad values in one line', () => {
+    expect(
+      settingsFromEnv('ipc', { STRESS_SEED: '1', STRESS_READERS: '3', STRESS_STEP_DEADLINE_S: '7.5' }),
+    ).toMatchObject({
+      readers: 3,
+      stepDeadlineS: 7.5,
+    });
+    for (const bad of ['0', '-1', 'two', '', ' ', '9', '1.5']) {
+      expect(() => settingsFromEnv('ipc', { STRESS_SEED: '1', STRESS_READERS: bad }), bad).toThrow(
+        /^STRESS_READERS must be/,
+      );
+    }
+    for (const bad of ['0', '-3', 'soon', '', 'NaN', 'Infinity']) {
+      expect(() => settingsFromEnv('ipc', { STRESS_SEED: '1', STRESS_STEP_DEADLINE_S: bad }), bad).toThrow(
+        /^STRESS_STEP_DEADLINE_S must be a positive number of seconds/,
+      );
+    }
   });
 
   it('ignores variables it does not know', () => {

@@ -103,7 +103,7 @@ describe('embecode-stress CLI', () => {
     const byDir = await stressCli(['replay', artifact, '--times', '2'], tmp);
     expect(byDir.exitCode).toBe(1);
     expect(byDir.stderr).toContain('reproduced 2/2');
-    expect(byDir.stderr).toMatch(/1\. reader\.open\(\)/);
+    expect(byDir.stderr).toMatch(/1\. reader-1\.open\(\)/);
     rmSync(artifact, { recursive: true, force: true });
   });
 

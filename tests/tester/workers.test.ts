@@ -90,6 +90,7 @@ describe('mergeSummaries', () => {
       steps: [],
       originalLength: 3,
       shrinks: 2,
+      kind: 'lock-conflict',
       error: 'lock conflict',
       replay: 'es1.x',
       replayCommand: 'npx embecode-stress replay es1.x',

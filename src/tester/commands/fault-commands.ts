@@ -1,7 +1,7 @@
 import type { AsyncCommand } from 'fast-check';
-import { FILE_PATHS, type StressModel } from '../model.js';
+import { readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
-import { plannedWrite } from './owner-commands.js';
+import { applyWrite, type FileWrite, planWrite } from './owner-commands.js';
 
 /**
  * The nemesis: faults real machines inflict, generated like any other command so fast-check
@@ -17,7 +17,7 @@ export class KillOwner implements FaultCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.killOwner();
+    await world.nemesis.killOwner(world.owner);
     model.ownerAlive = false;
     model.ownerHolds = false;
   }
@@ -27,11 +27,10 @@ export class KillOwner implements FaultCommand {
   }
 }
 
-/** nemesis.killDuringWrite(file, suffix, delayMs): SIGKILL the owner while it writes. */
+/** nemesis.killDuringWrite(files, delayMs): SIGKILL the owner while it writes. */
 export class KillDuringWrite implements FaultCommand {
   constructor(
-    readonly file: number,
-    readonly suffix: string,
+    readonly files: readonly FileWrite[],
     readonly delayMs: number,
   ) {}
 
@@ -40,16 +39,16 @@ export class KillDuringWrite implements FaultCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const write = plannedWrite(model, this.file, this.suffix, 0);
-    await world.killDuringWrite(write.path, write.token, write.content, this.delayMs);
-    // The token may or may not have landed: searches may ask for it, the checker accepts both.
-    model.written.push(write.token);
+    const write = planWrite(model, this.files);
+    world.requireOkOrKilled(await world.nemesis.killDuringWrite(world.owner, write, this.delayMs));
+    // The tokens may or may not have landed: searches may ask for them, the checker accepts both.
+    applyWrite(model, write);
     model.ownerAlive = false;
     model.ownerHolds = false;
   }
 
   toString(): string {
-    return `nemesis.killDuringWrite(${FILE_PATHS[this.file]}, ${JSON.stringify(this.suffix)}, ${this.delayMs} ms)`;
+    return `nemesis.killDuringWrite(${this.files.length} files, ${this.delayMs} ms)`;
   }
 }
 
@@ -60,7 +59,7 @@ export class RestartOwner implements FaultCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.restartOwner();
+    world.requireOk(await world.nemesis.restartOwner(world.owner));
     model.ownerAlive = true;
     model.ownerHolds = true;
   }
@@ -70,18 +69,21 @@ export class RestartOwner implements FaultCommand {
   }
 }
 
-/** nemesis.killReader(): SIGKILL the reader process, open or not. */
+/** nemesis.killReader(N): SIGKILL one reader process, open or not; its next open starts a new one. */
 export class KillReader implements FaultCommand {
+  constructor(readonly reader: number) {}
+
   check(): boolean {
     return true;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.killReader();
-    model.readerOpen = false;
+    const slot = readerSlot(model, this.reader);
+    await world.nemesis.killReader(world.reader(slot), slot);
+    model.readersOpen[slot] = false;
   }
 
   toString(): string {
-    return 'nemesis.killReader()';
+    return `nemesis.killReader(reader-${this.reader + 1})`;
   }
 }

@@ -1,44 +1,84 @@
 import fc from 'fast-check';
-import type { SearchMode } from '../../index/types.js';
+import { fileSpec } from '../content.js';
 import { FILE_PATHS, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
 import { KillDuringWrite, KillOwner, KillReader, RestartOwner } from './fault-commands.js';
-import { OwnerAcquire, OwnerCheckpoint, OwnerDelete, OwnerRelease, OwnerWrite } from './owner-commands.js';
-import { ParallelBatch } from './parallel-batch.js';
+import { IntruderProbe } from './intruder-commands.js';
+import {
+  type FileWrite,
+  OwnerAcquire,
+  OwnerCheckpoint,
+  OwnerDelete,
+  OwnerRelease,
+  OwnerWrite,
+} from './owner-commands.js';
+import { type BatchOwnerOp, ParallelBatch } from './parallel-batch.js';
 import { ReaderClose, ReaderOpen, ReaderSearch } from './reader-commands.js';
+import { searchSpec } from './search-spec.js';
 
-const file = fc.nat({ max: FILE_PATHS.length - 1 });
+const slot = fc.nat({ max: FILE_PATHS.length - 1 });
 const suffix = fc.string({
   unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'),
   minLength: 1,
-  maxLength: 6,
+  maxLength: 4,
 });
-const mode = fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid');
-const pick = fc.nat({ max: 7 });
+const fileWrite: fc.Arbitrary<FileWrite> = fc.record({ slot, spec: fileSpec, suffix });
+const files = fc.array(fileWrite, { minLength: 1, maxLength: 3 });
+
+export interface CommandOptions {
+  readonly faults?: boolean;
+  /** Reader processes in the run; commands name one of them. */
+  readonly readers: number;
+  /** Whether the run has an intruder process. */
+  readonly intruder?: boolean;
+}
 
 /** Every command the tester may generate; fast-check picks among them and shrinks the sequence. */
-export function stressCommands({
-  faults = false,
-} = {}): fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>[] {
+export function stressCommands(
+  options: CommandOptions,
+): fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>[] {
+  const reader = fc.nat({ max: Math.max(0, options.readers - 1) });
   const nemesis = [
     fc.constant(new KillOwner()),
-    fc.tuple(file, suffix, fc.nat({ max: 30 })).map(([f, s, ms]) => new KillDuringWrite(f, s, ms)),
+    fc.tuple(files, fc.nat({ max: 30 })).map(([f, ms]) => new KillDuringWrite(f, ms)),
     fc.constant(new RestartOwner()),
-    fc.constant(new RestartOwner()),
-    fc.constant(new KillReader()),
+    reader.map((r) => new KillReader(r)),
   ];
+  const batchOwner: fc.Arbitrary<BatchOwnerOp> = fc.oneof(
+    { weight: 3, arbitrary: files.map((f) => ({ op: 'write' as const, files: f })) },
+    { weight: 1, arbitrary: slot.map((s) => ({ op: 'delete' as const, slot: s })) },
+    { weight: 1, arbitrary: fc.constant({ op: 'checkpoint' as const }) },
+    { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
+  );
+  const readerCommands =
+    options.readers === 0
+      ? []
+      : [
+          reader.map((r) => new ReaderOpen(r)),
+          reader.map((r) => new ReaderClose(r)),
+          fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s)),
+          fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s)),
+          fc
+            .tuple(
+              batchOwner,
+              fc.array(fc.record({ reader, spec: searchSpec }), { minLength: 1, maxLength: 4 }),
+            )
+            .map(([owner, searches]) => new ParallelBatch(owner, searches)),
+        ];
   return [
-    ...(faults ? nemesis : []),
-    fc.tuple(file, suffix, fc.nat({ max: 4 })).map(([f, s, n]) => new OwnerWrite(f, s, n)),
-    file.map((f) => new OwnerDelete(f)),
+    ...(options.faults === true ? nemesis : []),
+    ...(options.intruder === true
+      ? [
+          fc
+            .tuple(fc.nat({ max: 1 }), fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const))
+            .map(([t, a]) => new IntruderProbe(t, a)),
+        ]
+      : []),
+    files.map((f) => new OwnerWrite(f)),
+    slot.map((s) => new OwnerDelete(s)),
     fc.constant(new OwnerCheckpoint()),
     fc.constant(new OwnerRelease()),
     fc.constant(new OwnerAcquire()),
-    fc.constant(new ReaderOpen()),
-    fc.constant(new ReaderClose()),
-    fc.tuple(mode, pick).map(([m, p]) => new ReaderSearch(m, p)),
-    fc
-      .tuple(fc.array(fc.record({ mode, pick }), { minLength: 1, maxLength: 4 }), file, suffix)
-      .map(([searches, f, s]) => new ParallelBatch(searches, f, s)),
+    ...readerCommands,
   ];
 }

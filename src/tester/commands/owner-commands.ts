@@ -1,61 +1,92 @@
 import type { AsyncCommand } from 'fast-check';
+import type { PlannedWrite } from '../clients/owner-actor.js';
+import { type FileSpec, renderFile } from '../content.js';
 import { FILE_PATHS, type StressModel } from '../model.js';
-import { fileContent, makeToken } from '../tokens.js';
+import { makeToken } from '../tokens.js';
 import type { StressWorld } from '../world.js';
 
 type OwnerCommand = AsyncCommand<StressModel, StressWorld>;
 
-/** owner.write(file): replaces one file with content holding a fresh token. */
+/** One file of a generated write: which slot, and what goes in it. */
+export interface FileWrite {
+  readonly slot: number;
+  readonly spec: FileSpec;
+  readonly suffix: string;
+}
+
+function pathOf(slot: number): string {
+  return FILE_PATHS[slot % FILE_PATHS.length] as string;
+}
+
+/** One write per slot: a later entry for the same slot replaces the earlier within the write. */
+function distinctSlots(files: readonly FileWrite[]): FileWrite[] {
+  const bySlot = new Map<number, FileWrite>();
+  for (const f of files) bySlot.set(f.slot % FILE_PATHS.length, f);
+  return [...bySlot.values()];
+}
+
+/** The files and tokens of the next write; every token is unique in the run. */
+export function planWrite(model: Readonly<StressModel>, files: readonly FileWrite[]): PlannedWrite {
+  const distinct = distinctSlots(files);
+  const tokens = distinct.map((f, i) => makeToken(model.written.length + i, f.suffix));
+  return {
+    files: distinct.map((f, i) => ({
+      path: pathOf(f.slot),
+      content: renderFile(pathOf(f.slot), f.spec, tokens[i] as string),
+    })),
+    tokens,
+  };
+}
+
+/** What the model knows once a write is acknowledged (or may have landed). */
+export function applyWrite(model: StressModel, write: PlannedWrite): void {
+  write.files.forEach((file, i) => {
+    const slot = FILE_PATHS.indexOf(file.path as (typeof FILE_PATHS)[number]);
+    model.files[slot] = write.tokens[i];
+  });
+  model.written.push(...write.tokens);
+}
+
+function describeFiles(files: readonly FileWrite[]): string {
+  return distinctSlots(files)
+    .map((f) => `${pathOf(f.slot)}:${f.spec.definitions.length}defs`)
+    .join(' ');
+}
+
+/** owner.write(files): replaces one or more files in one transaction, each with a fresh token. */
 export class OwnerWrite implements OwnerCommand {
-  constructor(
-    readonly file: number,
-    readonly suffix: string,
-    readonly filler: number,
-  ) {}
+  constructor(readonly files: readonly FileWrite[]) {}
 
   check(model: Readonly<StressModel>): boolean {
     return model.ownerHolds;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const { path, token, content } = plannedWrite(model, this.file, this.suffix, this.filler);
-    await world.ownerStep('write', { path, token }, { files: [{ path, content }] });
-    applyWrite(model, this.file, token);
+    const write = planWrite(model, this.files);
+    world.requireOk(await world.owner.write(write));
+    applyWrite(model, write);
   }
 
   toString(): string {
-    return `owner.write(${FILE_PATHS[this.file]}, ${JSON.stringify(this.suffix)}, ${this.filler})`;
+    return `owner.write(${describeFiles(this.files)})`;
   }
-}
-
-/** The path, token and content of the next write to slot `file`; the token is unique in the run. */
-export function plannedWrite(model: Readonly<StressModel>, file: number, suffix: string, filler: number) {
-  const path = FILE_PATHS[file] as string;
-  const token = makeToken(model.written.length, suffix);
-  return { path, token, content: fileContent(path, token, filler) };
-}
-
-export function applyWrite(model: StressModel, file: number, token: string): void {
-  model.files[file] = token;
-  model.written.push(token);
 }
 
 /** owner.delete(file) */
 export class OwnerDelete implements OwnerCommand {
-  constructor(readonly file: number) {}
+  constructor(readonly slot: number) {}
 
   check(model: Readonly<StressModel>): boolean {
     return model.ownerHolds;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const path = FILE_PATHS[this.file] as string;
-    await world.ownerStep('delete', { path }, { paths: [path] });
-    model.files[this.file] = undefined;
+    world.requireOk(await world.owner.delete([pathOf(this.slot)]));
+    model.files[this.slot % FILE_PATHS.length] = undefined;
   }
 
   toString(): string {
-    return `owner.delete(${FILE_PATHS[this.file]})`;
+    return `owner.delete(${pathOf(this.slot)})`;
   }
 }
 
@@ -66,7 +97,7 @@ export class OwnerCheckpoint implements OwnerCommand {
   }
 
   async run(_model: StressModel, world: StressWorld): Promise<void> {
-    await world.ownerStep('checkpoint', {});
+    world.requireOk(await world.owner.simple('checkpoint'));
   }
 
   toString(): string {
@@ -81,7 +112,7 @@ export class OwnerRelease implements OwnerCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.ownerStep('release', {});
+    world.requireOk(await world.owner.simple('release'));
     model.ownerHolds = false;
   }
 
@@ -97,7 +128,7 @@ export class OwnerAcquire implements OwnerCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.ownerStep('acquire', {});
+    world.requireOk(await world.owner.simple('acquire'));
     model.ownerHolds = true;
   }
 

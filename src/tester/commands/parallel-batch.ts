@@ -1,62 +1,90 @@
 import type { AsyncCommand } from 'fast-check';
 import pLimit from 'p-limit';
-import type { SearchMode } from '../../index/types.js';
-import { FILE_PATHS, type StressModel } from '../model.js';
+import type { SearchRequest } from '../clients/reader-actor.js';
+import type { StepEvent } from '../history.js';
+import { FILE_PATHS, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
-import { applyWrite, plannedWrite } from './owner-commands.js';
-import { tokenToSearch } from './reader-commands.js';
+import { applyWrite, type FileWrite, planWrite } from './owner-commands.js';
+import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
+
+/** What the owner does while the searches run. */
+export type BatchOwnerOp =
+  | { readonly op: 'write'; readonly files: readonly FileWrite[] }
+  | { readonly op: 'delete'; readonly slot: number }
+  | { readonly op: 'checkpoint' }
+  | { readonly op: 'release' };
 
 export interface BatchSearch {
-  readonly mode: SearchMode;
-  readonly pick: number;
+  readonly reader: number;
+  readonly spec: SearchSpec;
 }
 
 /** Concurrency of one batch; searches beyond it queue, so the batch stays bounded. */
 const BATCH_CONCURRENCY = 4;
 
 /**
- * Several reader searches and one owner write, issued at once, so reads race a write for real.
- * Each search is checked only after all have settled: the write's acknowledgement time decides
+ * One owner step (a write, a delete, a checkpoint, a release) and several searches from the
+ * reader processes, issued at once, so reads race the owner for real, across processes. Each
+ * search is checked only after all have settled: the owner step's acknowledgement time decides
  * what each search was allowed to see.
  */
 export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
   constructor(
+    readonly owner: BatchOwnerOp,
     readonly searches: readonly BatchSearch[],
-    readonly file: number,
-    readonly suffix: string,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    return model.readerOpen && model.ownerHolds;
+    if (!model.ownerHolds) return false;
+    // A strategy that reads through the owner has nobody to answer once it has released.
+    if (this.owner.op === 'release' && model.readerNeedsOwner) return false;
+    return this.searches.every((s) => model.readersOpen[readerSlot(model, s.reader)] === true);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
     const batch = world.newBatch();
-    const write = plannedWrite(model, this.file, this.suffix, 0);
-    // Searches pick among tokens that existed before the batch, plus the one being written.
-    const tokens = this.searches.map((s, i) => (i === 0 ? write.token : tokenToSearch(model, s.pick)));
     const limit = pLimit(BATCH_CONCURRENCY);
-    const outcomes = await Promise.allSettled([
-      limit(() =>
-        world.ownerStep(
-          'write',
-          { path: write.path, token: write.token },
-          { files: [{ path: write.path, content: write.content }] },
-          batch,
-        ),
+    const write = this.owner.op === 'write' ? planWrite(model, this.owner.files) : undefined;
+    const ownerStep = (): Promise<StepEvent> => {
+      switch (this.owner.op) {
+        case 'write':
+          return world.owner.write(write ?? { files: [], tokens: [] }, batch);
+        case 'delete':
+          return world.owner.delete([FILE_PATHS[this.owner.slot % FILE_PATHS.length] as string], batch);
+        default:
+          return world.owner.simple(this.owner.op, batch);
+      }
+    };
+    // Searches resolve their queries before the owner step changes the model; a first search for
+    // a token asks for the token being written, the one whose visibility races.
+    const requests = this.searches.map((s, i) => {
+      const request = resolveSearch(model, s.spec);
+      const racing = write?.tokens[0];
+      return i === 0 && s.spec.query.kind === 'token' && racing !== undefined
+        ? { ...request, query: racing }
+        : request;
+    });
+    const events = await Promise.all([
+      limit(ownerStep),
+      ...this.searches.map((s, i) =>
+        limit(() => world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch)),
       ),
-      ...this.searches.map((s, i) => limit(() => world.search(s.mode, tokens[i] as string, batch))),
     ]);
-    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failure !== undefined) throw failure.reason;
-    applyWrite(model, this.file, write.token);
-    for (const outcome of outcomes.slice(1)) {
-      if (outcome.status === 'fulfilled') world.check(outcome.value);
-    }
+    for (const event of events) world.requireOk(event);
+    if (write !== undefined) applyWrite(model, write);
+    if (this.owner.op === 'delete') model.files[this.owner.slot % FILE_PATHS.length] = undefined;
+    if (this.owner.op === 'release') model.ownerHolds = false;
+    for (const event of events.slice(1)) world.check(event);
   }
 
   toString(): string {
-    const searches = this.searches.map((s) => `${s.mode} #${s.pick}`).join(', ');
-    return `parallel(owner.write(${FILE_PATHS[this.file]}, ${JSON.stringify(this.suffix)}) || search ${searches})`;
+    const owner =
+      this.owner.op === 'write'
+        ? `owner.write(${this.owner.files.length} files)`
+        : this.owner.op === 'delete'
+          ? `owner.delete(${FILE_PATHS[this.owner.slot % FILE_PATHS.length]})`
+          : `owner.${this.owner.op}()`;
+    const searches = this.searches.map((s) => `reader-${s.reader + 1} ${describeSearch(s.spec)}`).join(', ');
+    return `parallel(${owner} || ${searches})`;
   }
 }

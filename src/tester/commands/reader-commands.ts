@@ -1,69 +1,67 @@
 import type { AsyncCommand } from 'fast-check';
-import type { SearchMode } from '../../index/types.js';
-import { readerCanWork, type StressModel } from '../model.js';
-import { ABSENT_TOKEN } from '../tokens.js';
+import { readerCanWork, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
+import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
 
 type ReaderCommand = AsyncCommand<StressModel, StressWorld>;
 
-/** reader.open() */
+/** reader-N.open() */
 export class ReaderOpen implements ReaderCommand {
+  constructor(readonly reader: number) {}
+
   check(model: Readonly<StressModel>): boolean {
-    return !model.readerOpen && readerCanWork(model);
+    return !model.readersOpen[readerSlot(model, this.reader)] && readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.readerStep('open');
-    model.readerOpen = true;
+    const slot = readerSlot(model, this.reader);
+    await world.reviveIfDead(slot);
+    world.requireOk(await world.reader(slot).open());
+    model.readersOpen[slot] = true;
   }
 
   toString(): string {
-    return 'reader.open()';
+    return `reader-${this.reader + 1}.open()`;
   }
 }
 
-/** reader.close() */
+/** reader-N.close() */
 export class ReaderClose implements ReaderCommand {
+  constructor(readonly reader: number) {}
+
   check(model: Readonly<StressModel>): boolean {
-    return model.readerOpen;
+    return model.readersOpen[readerSlot(model, this.reader)] === true;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    await world.readerStep('close');
-    model.readerOpen = false;
+    const slot = readerSlot(model, this.reader);
+    world.requireOk(await world.reader(slot).close());
+    model.readersOpen[slot] = false;
   }
 
   toString(): string {
-    return 'reader.close()';
+    return `reader-${this.reader + 1}.close()`;
   }
 }
 
-/**
- * The token a search looks for: `pick` indexes the tokens written so far (newest first, so small
- * numbers, which shrink best, mean recent writes), or the never-written token when there are none.
- */
-export function tokenToSearch(model: Readonly<StressModel>, pick: number): string {
-  if (model.written.length === 0) return ABSENT_TOKEN;
-  return model.written[model.written.length - 1 - (pick % model.written.length)] as string;
-}
-
-/** reader.search(mode, token) */
+/** reader-N.search(spec) */
 export class ReaderSearch implements ReaderCommand {
   constructor(
-    readonly mode: SearchMode,
-    readonly pick: number,
+    readonly reader: number,
+    readonly spec: SearchSpec,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    return model.readerOpen && readerCanWork(model);
+    return model.readersOpen[readerSlot(model, this.reader)] === true && readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const event = await world.search(this.mode, tokenToSearch(model, this.pick));
+    const event = await world.reader(readerSlot(model, this.reader)).search(resolveSearch(model, this.spec));
+    world.requireOk(event);
     world.check(event);
   }
 
   toString(): string {
-    return `reader.search(${this.mode}, #${this.pick})`;
+    return `reader-${this.reader + 1}.search(${describeSearch(this.spec)})`;
   }
 }

@@ -11,6 +11,9 @@ import { ReferenceIndex } from '../../../src/tester/oracle/reference-index.js';
 import { makeTempDir, removeTempDirs } from '../../support/temp-dir.js';
 import { PREFIXES, project, query } from './corpus.js';
 
+/** ORACLE_RUNS raises the count for a longer hunt; 50 keeps the unit suite quick. */
+const RUNS = Number(process.env.ORACLE_RUNS ?? 50);
+
 /** Verdicts by mode, reported at the end so that a run shows how often hybrid was compared strictly. */
 const tally = new Map<string, number>();
 
@@ -131,8 +134,7 @@ describe('the reference index and the real index', () => {
       dimensions: fc.constantFrom(384, 24),
       cacheVectors: fc.boolean(),
     },
-    // ORACLE_RUNS raises the count for a longer hunt; 50 keeps the unit suite quick.
-    { numRuns: Number(process.env.ORACLE_RUNS ?? 50) },
+    { numRuns: RUNS },
   )(
     'agree on every search',
     async ({ project, searches, dimensions, cacheVectors }) => {
@@ -141,7 +143,7 @@ describe('the reference index and the real index', () => {
         for (const options of searches) await expectAgreement(searcher, reference, options);
       });
     },
-    // Shrinking reopens a database per attempt: allow it time to reach a small counterexample.
-    120_000,
+    // Shrinking replays the searches many times: allow it time to reach a small counterexample.
+    Math.max(120_000, RUNS * 1_000),
   );
 });

@@ -1,0 +1,17 @@
+import type { Embedder } from '../../index/embedder.js';
+import type { Strategy } from '../../strategies/strategy.js';
+import { type Checker, compose } from './checker.js';
+import { exclusivityChecker } from './exclusivity.js';
+import { allOf, type StateJudge, singleStateChecker, tokenJudge } from './single-state.js';
+
+/**
+ * Every rule a strategy's run is held to: each search reads one state (judged by its tokens and
+ * by the reference index), and outsiders get in only where the strategy allows.
+ */
+export function contractChecker(
+  _strategy: Strategy,
+  _embedder: Embedder,
+  judges: readonly StateJudge[] = [],
+): Checker {
+  return compose('contract', [singleStateChecker(allOf([tokenJudge, ...judges])), exclusivityChecker]);
+}

@@ -1,0 +1,76 @@
+import fc from 'fast-check';
+import type { SearchMode } from '../../index/types.js';
+import type { SearchRequest } from '../clients/reader-actor.js';
+import { VOCABULARY } from '../content.js';
+import { PATH_PREFIXES, type StressModel } from '../model.js';
+import { ABSENT_TOKEN } from '../tokens.js';
+
+/**
+ * What a generated search asks: a token written earlier (`pick` counts back from the newest, so
+ * small numbers, which shrink best, mean recent writes), a shared word (many chunks match, the
+ * list truncates), an identifier in the files' own case style (definitions first), or a word
+ * that occurs nowhere. Top-k from 1 to 20; a path prefix or none.
+ */
+export interface SearchSpec {
+  readonly mode: SearchMode;
+  readonly query:
+    | { readonly kind: 'token'; readonly pick: number }
+    | { readonly kind: 'word'; readonly word: number }
+    | { readonly kind: 'identifier'; readonly words: readonly [number, number] }
+    | { readonly kind: 'absent' };
+  readonly topK: number;
+  readonly prefix: number;
+}
+
+const word = fc.nat({ max: VOCABULARY.length - 1 });
+
+export const searchSpec: fc.Arbitrary<SearchSpec> = fc.record({
+  mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
+  query: fc.oneof(
+    fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }),
+    fc.record({ kind: fc.constant('word' as const), word }),
+    fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
+    fc.constant({ kind: 'absent' as const }),
+  ),
+  topK: fc.integer({ min: 1, max: 20 }),
+  prefix: fc.nat({ max: PATH_PREFIXES.length - 1 }),
+});
+
+/** The token `pick` names: counted back from the newest write, or the absent one before any. */
+export function tokenToSearch(model: Readonly<StressModel>, pick: number): string {
+  if (model.written.length === 0) return ABSENT_TOKEN;
+  return model.written[model.written.length - 1 - (pick % model.written.length)] as string;
+}
+
+function vocab(i: number): string {
+  return VOCABULARY[i % VOCABULARY.length] as string;
+}
+
+/** The concrete request, resolved against what the run has written so far. */
+export function resolveSearch(model: Readonly<StressModel>, spec: SearchSpec): SearchRequest {
+  const q = spec.query;
+  const query =
+    q.kind === 'token'
+      ? tokenToSearch(model, q.pick)
+      : q.kind === 'word'
+        ? vocab(q.word)
+        : q.kind === 'identifier'
+          ? `${vocab(q.words[0])}${vocab(q.words[1]).charAt(0).toUpperCase()}${vocab(q.words[1]).slice(1)}`
+          : ABSENT_TOKEN;
+  const prefix = PATH_PREFIXES[spec.prefix % PATH_PREFIXES.length];
+  return { mode: spec.mode, query, topK: spec.topK, ...(prefix === undefined ? {} : { pathPrefix: prefix }) };
+}
+
+export function describeSearch(spec: SearchSpec): string {
+  const q = spec.query;
+  const query =
+    q.kind === 'token'
+      ? `token #${q.pick}`
+      : q.kind === 'word'
+        ? `'${vocab(q.word)}'`
+        : q.kind === 'identifier'
+          ? `ident ${vocab(q.words[0])}+${vocab(q.words[1])}`
+          : 'absent';
+  const prefix = PATH_PREFIXES[spec.prefix % PATH_PREFIXES.length];
+  return `${spec.mode} ${query} k=${spec.topK}${prefix === undefined ? '' : ` in ${prefix}`}`;
+}

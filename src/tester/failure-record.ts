@@ -1,0 +1,57 @@
+import type { StepEvent } from './history.js';
+import { StepFailure } from './world.js';
+
+/** One failing run as the report needs it. */
+export interface FailedRun {
+  readonly steps: readonly StepEvent[];
+  readonly stderr: string;
+  /** The step that failed the run, when the failure names one. */
+  readonly failingStep?: number;
+  /** What kind of failure: `lock-conflict`, `hang`, `results-differ`, `intruder`, ... */
+  readonly kind: string;
+  /** Longer evidence (result lists side by side; what each process was doing). */
+  readonly details?: string;
+}
+
+/**
+ * The first and the last failing run of one property check: fast-check reports the last
+ * failure it saw while shrinking, which is the minimal one; the first is the original.
+ */
+export class FailureLog {
+  original: FailedRun | undefined;
+  minimal: FailedRun | undefined;
+  /** Runs since the first failure (each one a shrink attempt). */
+  shrinkAttempts = 0;
+
+  get failed(): boolean {
+    return this.original !== undefined;
+  }
+
+  record(steps: readonly StepEvent[], stderr: string, cause: unknown, extraDetails?: string): void {
+    const step = cause instanceof StepFailure ? cause.step.index : undefined;
+    const kind = cause instanceof StepFailure ? cause.kind : 'error';
+    const details = [cause instanceof StepFailure ? cause.details : undefined, extraDetails]
+      .filter((d): d is string => d !== undefined)
+      .join('\n');
+    this.minimal = {
+      steps,
+      stderr,
+      kind,
+      ...(step === undefined ? {} : { failingStep: step }),
+      ...(details === '' ? {} : { details }),
+    };
+    this.original ??= this.minimal;
+  }
+}
+
+/**
+ * fast-check prints a failing command sequence as `cmd1,cmd2 /*replayPath="..."*\/`: the quoted
+ * JSON string is the path through the generated commands, which a replay needs besides the seed
+ * and the run path. Pinned by a test against fast-check's real output.
+ */
+const REPLAY_PATH = /\/\*replayPath=("(?:[^"\\]|\\.)*")\*\//;
+
+export function replayPathOf(commands: string): string {
+  const json = REPLAY_PATH.exec(commands)?.[1];
+  return json === undefined ? '' : (JSON.parse(json) as string);
+}
