@@ -19,7 +19,7 @@ import { Searcher } from '../index/search.js';
 import { SerialQueue } from '../index/serial-queue.js';
 import type { PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
 import { HoldingOwner } from './holding-owner.js';
-import type { ReaderSide, Strategy, StrategyContext } from './strategy.js';
+import { INDEX_EXCLUSIVE, type ReaderSide, type Strategy, type StrategyContext } from './strategy.js';
 
 /**
  * The owner holds the index read-write; after every committed write or delete it CHECKPOINTs and
@@ -41,6 +41,16 @@ export const snapshot: Strategy = {
   description:
     'Readers search the newest snapshot the owner published; a search sees exactly the writes of one published snapshot, never an older one than before, and every write acknowledged before it started.',
   contract: 'published-prefix',
+  outsiders: [
+    INDEX_EXCLUSIVE,
+    {
+      // A published copy is a plain file nobody holds read-write: anyone may read it, and
+      // nothing stops a writer (the strategy's promise is that embecode never writes one).
+      target: 'published snapshot',
+      resolve: (context) => readCurrent(context.workDir)?.path,
+      verdict: (access) => (access === 'READ_ONLY' ? 'allowed' : 'either'),
+    },
+  ],
   createOwner: (context) => new SnapshotOwner(context),
   createReader: (context) => new SnapshotReader(context),
 };

@@ -110,8 +110,8 @@ export class StressWorld {
   }
 
   /** Applies the checker to a settled step (searches after their batch settles). */
-  check(event: StepEvent): void {
-    const violation = this.parts.checker.check(this.history.steps, event);
+  async check(event: StepEvent): Promise<void> {
+    const violation = await this.parts.checker.check(this.history.steps, event);
     if (violation !== undefined) {
       throw new StepFailure(
         event,

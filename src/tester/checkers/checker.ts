@@ -16,16 +16,16 @@ export interface Violation {
 export interface Checker {
   readonly name: string;
   /** Judges `event`, now the last word on its step; undefined when the rule holds. */
-  check(history: readonly StepEvent[], event: StepEvent): Violation | undefined;
+  check(history: readonly StepEvent[], event: StepEvent): Promise<Violation | undefined>;
 }
 
 /** All rules at once: the first that fails decides. */
 export function compose(name: string, checkers: readonly Checker[]): Checker {
   return {
     name,
-    check(history, event) {
+    async check(history, event) {
       for (const checker of checkers) {
-        const violation = checker.check(history, event);
+        const violation = await checker.check(history, event);
         if (violation !== undefined) return violation;
       }
       return undefined;

@@ -2,6 +2,7 @@ import type { Embedder } from '../../index/embedder.js';
 import type { Strategy } from '../../strategies/strategy.js';
 import { type Checker, compose } from './checker.js';
 import { exclusivityChecker } from './exclusivity.js';
+import { oracleJudge } from './oracle.js';
 import { allOf, type StateJudge, singleStateChecker, tokenJudge } from './single-state.js';
 
 /**

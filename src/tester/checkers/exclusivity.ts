@@ -7,7 +7,7 @@ import type { Checker, Violation } from './checker.js';
  */
 export const exclusivityChecker: Checker = {
   name: 'exclusivity',
-  check(_history, probe): Violation | undefined {
+  async check(_history, probe): Promise<Violation | undefined> {
     if (probe.actor !== 'intruder' || probe.outcome !== 'ok') return undefined;
     const detail = probe.detail ?? {};
     const gotIn = detail.gotIn === true;

@@ -8,9 +8,9 @@ export type StateVerdict =
   | { readonly agrees: false; readonly reason: string; readonly details?: string };
 
 /** Decides whether a search's results could have been read from `state`. */
-export type StateJudge = (state: IndexState, search: StepEvent) => StateVerdict;
+export type StateJudge = (state: IndexState, search: StepEvent) => StateVerdict | Promise<StateVerdict>;
 
-function requestOf(search: StepEvent) {
+export function requestOf(search: StepEvent) {
   return {
     mode: String(search.args.mode),
     query: String(search.args.query),
@@ -46,10 +46,10 @@ export const tokenJudge: StateJudge = (state, search) => {
 
 /** Both judges must agree, the first that does not explains why. */
 export function allOf(judges: readonly StateJudge[]): StateJudge {
-  return (state, search) => {
+  return async (state, search) => {
     let loosely = false;
     for (const judge of judges) {
-      const verdict = judge(state, search);
+      const verdict = await judge(state, search);
       if (!verdict.agrees) return verdict;
       loosely ||= verdict.loosely === true;
     }
@@ -78,7 +78,7 @@ export function singleStateChecker(
   const matched: Matched[] = [];
   return {
     name: 'single-state',
-    check(history, search): Violation | undefined {
+    async check(history, search): Promise<Violation | undefined> {
       if (search.op !== 'search' || search.outcome !== 'ok') return undefined;
       const mutations = mutationsBefore(history, search);
       const acked = acknowledgedBefore(mutations, search);
@@ -86,7 +86,7 @@ export function singleStateChecker(
       const lowest = Math.max(acked, ...earlier);
       let closest: { state: IndexState; reason: string; details?: string } | undefined;
       for (const state of candidateStates(mutations, lowest)) {
-        const verdict = judge(state, search);
+        const verdict = await judge(state, search);
         if (verdict.agrees) {
           matched.push({ end: search.end, prefix: state.prefix });
           onMatch?.(search, state);

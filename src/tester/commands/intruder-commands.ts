@@ -32,7 +32,7 @@ export class IntruderProbe implements AsyncCommand<StressModel, StressWorld> {
       holds: model.ownerHolds,
     });
     world.requireOk(event);
-    world.check(event);
+    await world.check(event);
   }
 
   toString(): string {

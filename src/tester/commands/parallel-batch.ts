@@ -74,7 +74,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     if (write !== undefined) applyWrite(model, write);
     if (this.owner.op === 'delete') model.files[this.owner.slot % FILE_PATHS.length] = undefined;
     if (this.owner.op === 'release') model.ownerHolds = false;
-    for (const event of events.slice(1)) world.check(event);
+    for (const event of events.slice(1)) await world.check(event);
   }
 
   toString(): string {

@@ -58,7 +58,7 @@ export class ReaderSearch implements ReaderCommand {
   async run(model: StressModel, world: StressWorld): Promise<void> {
     const event = await world.reader(readerSlot(model, this.reader)).search(resolveSearch(model, this.spec));
     world.requireOk(event);
-    world.check(event);
+    await world.check(event);
   }
 
   toString(): string {
