@@ -201,6 +201,8 @@ export class Database {
    * same committed state, whatever commits meanwhile. `cache` is the vector cache at that same state
    * (undefined when none is loaded; await `vectorCache()` first to have one), usable only in the
    * task's synchronous start, before its first `await`: commits wait for that start to end.
+   * The task must not wait for a write or a cache load: a load queued on the write queue waits for
+   * the read queue this task holds.
    */
   snapshot<T>(task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>): Promise<T> {
     return this.readQueue.run(async () => {
@@ -383,7 +385,8 @@ export class Database {
   /**
    * Runs `body` in one transaction on the write connection. The function `body` returns is applied
    * to the vector cache after COMMIT, before the write resolves: a search that starts after a write
-   * is acknowledged sees it, in the cache as in DuckDB.
+   * is acknowledged sees it, in the cache as in DuckDB. COMMIT and that update hold the commit gate
+   * together, so no snapshot begins between them (DuckDB would show the write, the cache not yet).
    */
   private transaction(
     body: (conn: DuckDBConnection) => Promise<(cache: VectorCache) => void>,

@@ -10,7 +10,8 @@ import { DuckDBArrayValue, type DuckDBConnection, type DuckDBDataChunk } from '@
  * only a tight loop over typed arrays (~10-40 ms at 100k x 384).
  *
  * The Database that owns a cache loads it under its write queue and applies each committed write to
- * it before the write resolves, so a search through the cache sees exactly the committed state.
+ * it under the same gate as the COMMIT, before the write resolves; a search reads it only at the
+ * start of its read transaction (Database.snapshot), so both see the same committed state.
  */
 
 export interface CachedHit {

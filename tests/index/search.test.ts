@@ -348,14 +348,13 @@ describe('Searcher ties', () => {
     await owner.deleteFiles([order[0] as string]);
     await owner.upsertFiles([await prepareFile(order[0] as string, COPY, embedder)]);
     await owner.checkpoint();
-    return { owner: searcher, reader: await openReaderBeside(path, owner) };
+    return { owner: searcher, reader: await openReaderBeside(path) };
   }
 
   /** A reader of a copy of the owner's file, so that owner and reader can both stay open. */
-  async function openReaderBeside(path: string, owner: Database): Promise<Searcher> {
+  async function openReaderBeside(path: string): Promise<Searcher> {
     const copy = `${path}.copy`;
     await execFileAsync('cp', [path, copy]); // in a child process: copying in-process drops the lock
-    void owner;
     return openReader(copy);
   }
 
