@@ -55,7 +55,7 @@ export async function executeRun(
     readers: context.readers,
     ...(context.intruder === undefined ? {} : { intruder: context.intruder }),
     ...(context.faults === undefined ? {} : { faults: context.faults }),
-    checker: contractChecker(strategy, context.embedder),
+    checker: (onMatch) => contractChecker(strategy, context.embedder, onMatch),
     stepDeadlineMs: context.stepDeadlineMs,
   });
   try {

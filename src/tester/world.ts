@@ -1,5 +1,6 @@
 import type { ReaderSide, Strategy, StrategyContext } from '../strategies/strategy.js';
 import type { Checker } from './checkers/checker.js';
+import type { IndexState } from './checkers/states.js';
 import { IntruderActor, type IntruderHandle } from './clients/intruder-actor.js';
 import { OwnerActor, type OwnerHandle } from './clients/owner-actor.js';
 import { ReaderActor } from './clients/reader-actor.js';
@@ -33,7 +34,8 @@ export interface WorldParts {
   readonly readers: readonly ReaderSide[];
   readonly intruder?: IntruderHandle;
   readonly faults?: FaultControl;
-  readonly checker: Checker;
+  /** Builds the run's checker; `onMatch` records on a search which state explained it. */
+  readonly checker: (onMatch: (search: StepEvent, state: IndexState) => void) => Checker;
   /** Longest any one step may take before it counts as a hang. */
   readonly stepDeadlineMs: number;
 }
@@ -50,6 +52,7 @@ export class StressWorld {
   readonly readers: readonly ReaderActor[];
   readonly intruder: IntruderActor | undefined;
   private readonly nemesisOrUndefined: Nemesis | undefined;
+  private readonly checker: Checker;
   private nextBatch = 1;
 
   constructor(private readonly parts: WorldParts) {
@@ -60,6 +63,9 @@ export class StressWorld {
       parts.intruder === undefined ? undefined : new IntruderActor(parts.intruder, this.recorder);
     this.nemesisOrUndefined =
       parts.faults === undefined ? undefined : new Nemesis(this.history, parts.faults);
+    this.checker = parts.checker((search, state) => {
+      this.history.amend(search, { matched: state.prefix });
+    });
   }
 
   get strategy(): Strategy {
@@ -111,7 +117,7 @@ export class StressWorld {
 
   /** Applies the checker to a settled step (searches after their batch settles). */
   async check(event: StepEvent): Promise<void> {
-    const violation = await this.parts.checker.check(this.history.steps, event);
+    const violation = await this.checker.check(this.history.steps, event);
     if (violation !== undefined) {
       throw new StepFailure(
         event,

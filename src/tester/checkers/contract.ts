@@ -1,9 +1,11 @@
 import type { Embedder } from '../../index/embedder.js';
 import type { Strategy } from '../../strategies/strategy.js';
+import type { StepEvent } from '../history.js';
 import { type Checker, compose } from './checker.js';
 import { exclusivityChecker } from './exclusivity.js';
 import { oracleJudge } from './oracle.js';
 import { allOf, type StateJudge, singleStateChecker, tokenJudge } from './single-state.js';
+import type { IndexState } from './states.js';
 
 /**
  * Every rule a strategy's run is held to: each search reads one state (judged by its tokens and
@@ -11,8 +13,9 @@ import { allOf, type StateJudge, singleStateChecker, tokenJudge } from './single
  */
 export function contractChecker(
   _strategy: Strategy,
-  _embedder: Embedder,
-  judges: readonly StateJudge[] = [],
+  embedder: Embedder,
+  onMatch?: (search: StepEvent, state: IndexState) => void,
 ): Checker {
-  return compose('contract', [singleStateChecker(allOf([tokenJudge, ...judges])), exclusivityChecker]);
+  const judge: StateJudge = allOf([tokenJudge, oracleJudge(embedder)]);
+  return compose('contract', [singleStateChecker(judge, onMatch), exclusivityChecker]);
 }
