@@ -74,7 +74,7 @@ export function stressCommands(
             .map(([t, a]) => new IntruderProbe(t, a)),
         ]
       : []),
-    files.map((f) => new OwnerWrite(f)),
+    ...Array.from({ length: 3 }, () => files.map((f) => new OwnerWrite(f))),
     slot.map((s) => new OwnerDelete(s)),
     fc.constant(new OwnerCheckpoint()),
     fc.constant(new OwnerRelease()),

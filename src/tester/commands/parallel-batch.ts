@@ -5,6 +5,7 @@ import type { StepEvent } from '../history.js';
 import { FILE_PATHS, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
 import { applyWrite, type FileWrite, planWrite } from './owner-commands.js';
+import { ensureOpen } from './reader-commands.js';
 import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
 
 /** What the owner does while the searches run. */
@@ -38,10 +39,11 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     if (!model.ownerHolds) return false;
     // A strategy that reads through the owner has nobody to answer once it has released.
     if (this.owner.op === 'release' && model.readerNeedsOwner) return false;
-    return this.searches.every((s) => model.readersOpen[readerSlot(model, s.reader)] === true);
+    return true;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
+    for (const s of this.searches) await ensureOpen(model, world, readerSlot(model, s.reader));
     const batch = world.newBatch();
     const limit = pLimit(BATCH_CONCURRENCY);
     const write = this.owner.op === 'write' ? planWrite(model, this.owner.files) : undefined;

@@ -44,7 +44,18 @@ export class ReaderClose implements ReaderCommand {
   }
 }
 
-/** reader-N.search(spec) */
+/**
+ * Opens reader `slot` if it is closed (a recorded step of its own), so that searches need no
+ * separate open command to be worth generating: a short sequence still searches.
+ */
+export async function ensureOpen(model: StressModel, world: StressWorld, slot: number): Promise<void> {
+  if (model.readersOpen[slot] === true) return;
+  await world.reviveIfDead(slot);
+  world.requireOk(await world.reader(slot).open());
+  model.readersOpen[slot] = true;
+}
+
+/** reader-N.search(spec), opening the reader first when it is closed. */
 export class ReaderSearch implements ReaderCommand {
   constructor(
     readonly reader: number,
@@ -52,11 +63,13 @@ export class ReaderSearch implements ReaderCommand {
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    return model.readersOpen[readerSlot(model, this.reader)] === true && readerCanWork(model);
+    return readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const event = await world.reader(readerSlot(model, this.reader)).search(resolveSearch(model, this.spec));
+    const slot = readerSlot(model, this.reader);
+    await ensureOpen(model, world, slot);
+    const event = await world.reader(slot).search(resolveSearch(model, this.spec));
     world.requireOk(event);
     await world.check(event);
   }

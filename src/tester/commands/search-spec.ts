@@ -27,13 +27,17 @@ const word = fc.nat({ max: VOCABULARY.length - 1 });
 export const searchSpec: fc.Arbitrary<SearchSpec> = fc.record({
   mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
   query: fc.oneof(
-    fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }),
-    fc.record({ kind: fc.constant('word' as const), word }),
-    fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
-    fc.constant({ kind: 'absent' as const }),
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('word' as const), word }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'absent' as const }) },
   ),
   topK: fc.integer({ min: 1, max: 20 }),
-  prefix: fc.nat({ max: PATH_PREFIXES.length - 1 }),
+  // Half the searches filter by a path prefix; 0 (none) is also what shrinking goes to.
+  prefix: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: PATH_PREFIXES.length - 1 })),
 });
 
 /** The token `pick` names: counted back from the newest write, or the absent one before any. */
