@@ -39,6 +39,7 @@ import {
   close,
   del,
   open,
+  probe,
   release,
   search,
   searches,
@@ -117,6 +118,29 @@ describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
       search('bm25', 0),
     ]);
     expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
+  });
+
+  // The stress tester's intruder found this (FINDINGS, "The snapshot owner dropped its own
+  // lock"): publishing with fs.copyFile closed a descriptor of the index in the owner process, and
+  // POSIX dropped the owner's lock, so an outsider got in read-write after the first write.
+  // Shrunk trace: owner.write(src/alpha.ts); intruder.probe(index, READ_WRITE) -> got in.
+  it('regression: after a publish, an intruder is still kept out of the live index', async () => {
+    const history = await runSequence('snapshot', [
+      write(0, 'a'),
+      probe('READ_WRITE'),
+      probe('READ_ONLY'),
+      write(1, 'b'),
+      probe('READ_WRITE'),
+      probe('READ_ONLY', 1),
+    ]);
+    const probes = history.filter((e) => e.actor === 'intruder');
+    expect(probes.map((p) => [p.args.target, p.args.access, p.detail?.gotIn])).toEqual([
+      ['index', 'READ_WRITE', false],
+      ['index', 'READ_ONLY', false],
+      ['index', 'READ_WRITE', false],
+      ['published snapshot', 'READ_ONLY', true],
+    ]);
+    expect(String(probes[0]?.detail?.error)).toMatch(/Conflicting lock is held/);
   });
 
   it('passes 20 generated runs', async () => {

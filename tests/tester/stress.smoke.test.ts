@@ -33,6 +33,24 @@ function stressCli(args: string[], tmp: string) {
   });
 }
 
+describe('hangs', () => {
+  it('a step past its deadline fails the run as a hang, with what each process was doing, and leaves nothing running', async () => {
+    // 1 ms is less than any real step takes: the first recorded step of every run hangs.
+    const summary = await runStress(
+      { strategy: 'ipc', runs: 5, seed: 7, maxCommands: 6, stepDeadlineS: 0.001 },
+      { artifacts: false },
+    );
+    expect(summary.status).toBe('failed');
+    const cx = summary.counterexample;
+    expect(cx?.kind).toBe('hang');
+    expect(cx?.error).toMatch(/^hang: .* did not finish within 1 ms/);
+    expect(cx?.details).toMatch(/what each process was doing: owner \d+: /);
+    expect(cx?.steps.at(-1)?.outcome).toBe('info');
+    expect(decodeReplayToken(cx?.replay ?? '').stepDeadlineS).toBe(0.001);
+    expect(liveChildCount()).toBe(0);
+  });
+});
+
 describe('readonly-direct smoke', () => {
   it.each([1, 2])('finds the lock conflict and shrinks it to at most 2 steps (seed %i)', async (seed) => {
     const summary = await runStress(
@@ -136,6 +154,15 @@ describe('embecode-stress CLI', () => {
     [['run', '--strategy', 'readonly-direct', '--workers', '0'], /--workers must be a positive integer/],
     [['run', '--strategy', 'readonly-direct', '--shard', '3/2'], /--shard must be i\/n/],
     [['run', '--strategy', 'readonly-direct', '--runs', 'many'], /--runs must be a positive integer/],
+    [['run', '--strategy', 'ipc', '--readers', '0'], /--readers must be a positive integer/],
+    [['run', '--strategy', 'ipc', '--readers', '-2'], /--readers must be a positive integer/],
+    [['run', '--strategy', 'ipc', '--readers', 'two'], /--readers must be a positive integer/],
+    [['run', '--strategy', 'ipc', '--readers', ''], /--readers must be a positive integer/],
+    [['run', '--strategy', 'ipc', '--readers', '99'], /--readers must be at most 8/],
+    [['run', '--strategy', 'ipc', '--step-deadline', '0'], /--step-deadline must be a positive number/],
+    [['run', '--strategy', 'ipc', '--step-deadline', '-1'], /--step-deadline must be a positive number/],
+    [['run', '--strategy', 'ipc', '--step-deadline', 'soon'], /--step-deadline must be a positive number/],
+    [['run', '--strategy', 'ipc', '--step-deadline', ''], /--step-deadline must be a positive number/],
     [['replay', '.'], /not a complete failure artifact|is not a replay token/],
   ])('exits 2 with one line for bad input %j', async (args, message) => {
     const tmp = mkdtempSync(join(scratch, 'bad-'));
