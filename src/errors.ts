@@ -37,6 +37,9 @@ export function usageError(message: string): EmbecodeError {
  * DuckDB's message class.
  */
 export function errorKindOf(error: unknown): string {
+  // "Nobody can answer right now, try again" (an owner that is going or gone) crosses process
+  // boundaries as its own kind, so a caller far away can still tell it from a real failure.
+  if ((error as { retryable?: unknown } | null)?.retryable === true) return 'unavailable';
   if (error instanceof EmbecodeError) return error.kind === 'locked' ? 'lock-conflict' : error.kind;
   const carried = (error as { kind?: unknown } | null)?.kind;
   if (typeof carried === 'string') return carried === 'locked' ? 'lock-conflict' : carried;

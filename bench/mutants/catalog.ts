@@ -143,6 +143,16 @@ export const CATALOG: readonly Mutant[] = [
 
   // --- snapshot
   {
+    // The real bug the intruder found: closing any descriptor of a locked file drops the process's lock.
+    id: 'snapshot-copies-with-copyfile',
+    strategy: 'snapshot',
+    description:
+      'the snapshot owner publishes with fs.copyFile, which opens and closes the locked index and so drops its own lock',
+    file: 'src/strategies/snapshot.ts',
+    find: 'await copyFromDescriptor(this.heldDescriptor(), temp);',
+    replace: "await (await import('node:fs/promises')).copyFile(this.context.dbPath, temp);",
+  },
+  {
     id: 'snapshot-publishes-before-commit',
     strategy: 'snapshot',
     description:

@@ -1,3 +1,4 @@
+import type { StressCommand } from './commands/serialize.js';
 import type { StepEvent } from './history.js';
 import { StepFailure } from './world.js';
 
@@ -9,8 +10,12 @@ export interface FailedRun {
   readonly failingStep?: number;
   /** What kind of failure: `lock-conflict`, `hang`, `results-differ`, `intruder`, ... */
   readonly kind: string;
+  /** The failure's one line. */
+  readonly message: string;
   /** Longer evidence (result lists side by side; what each process was doing). */
   readonly details?: string;
+  /** The commands that ran, in order: what the minimizer and a command replay start from. */
+  readonly commands?: readonly StressCommand[];
 }
 
 /**
@@ -27,7 +32,13 @@ export class FailureLog {
     return this.original !== undefined;
   }
 
-  record(steps: readonly StepEvent[], stderr: string, cause: unknown, extraDetails?: string): void {
+  record(
+    steps: readonly StepEvent[],
+    stderr: string,
+    cause: unknown,
+    extraDetails?: string,
+    commands?: readonly StressCommand[],
+  ): void {
     const step = cause instanceof StepFailure ? cause.step.index : undefined;
     const kind = cause instanceof StepFailure ? cause.kind : 'error';
     const details = [cause instanceof StepFailure ? cause.details : undefined, extraDetails]
@@ -37,8 +48,10 @@ export class FailureLog {
       steps,
       stderr,
       kind,
+      message: cause instanceof Error ? cause.message : String(cause),
       ...(step === undefined ? {} : { failingStep: step }),
       ...(details === '' ? {} : { details }),
+      ...(commands === undefined ? {} : { commands }),
     };
     this.original ??= this.minimal;
   }

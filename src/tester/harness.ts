@@ -11,8 +11,16 @@ import type { Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { ChildPool, type RunFiles } from './child-pool.js';
 import { stressCommands } from './commands/index.js';
+import {
+  commandsThatRan,
+  deserializeCommands,
+  type StressCommand,
+  serializeCommands,
+  simplerVersions,
+} from './commands/serialize.js';
 import { type FailedRun, FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
+import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, countFaults, NO_FAULTS, type StressSummary, toReportStep } from './report.js';
 import { executeRun, type RunContext, RunFailure, SetupError } from './run.js';
@@ -76,6 +84,55 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   const failures = new FailureLog();
   let runs = 0;
   let faultCounts = NO_FAULTS;
+  let shrunkFurther = 0;
+
+  /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
+  const attempt = async (commands: Iterable<StressCommand>): Promise<void> => {
+    runs++;
+    const dir = join(base, `run-${runs}`);
+    mkdirSync(dir);
+    const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
+    try {
+      const owner = await pool.ready();
+      const readerSides = [];
+      for (let slot = 0; slot < readers; slot++) readerSides.push(await pool.reader(slot, files));
+      const context: RunContext = {
+        strategy,
+        embedder,
+        owner,
+        dir,
+        readers: readerSides,
+        ...(pool.intruder === undefined ? {} : { intruder: pool.intruder }),
+        stepDeadlineMs,
+        ...(faults ? { faults: faultControl(pool, files) } : {}),
+      };
+      const world = await executeRun(context, commands);
+      faultCounts = countFaults(faultCounts, world.history.steps);
+    } catch (error) {
+      if (!(error instanceof RunFailure)) throw error;
+      faultCounts = countFaults(faultCounts, error.world.history.steps);
+      const hung = error.world.history.steps.some((s) => s.errorKind === 'hang');
+      const pending = hung ? `what each process was doing: ${pool.pendingWork()}` : undefined;
+      failures.record(
+        error.world.history.steps,
+        pool.stderr(),
+        error.cause,
+        pending,
+        commandsThatRan(commands),
+      );
+      // A step that hung may still be running: end every child so nothing goes on in the background.
+      if (hung) await pool.killAll();
+      throw error;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      options.onProgress?.({
+        strategy: strategy.name,
+        run: runs,
+        runs: settings.runs,
+        ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
+      });
+    }
+  };
 
   const property = fc.asyncProperty(
     fc.commands(stressCommands({ faults, readers, intruder: true }), {
@@ -83,57 +140,66 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       ...(settings.replayPath === undefined ? {} : { replayPath: settings.replayPath }),
     }),
     async (commands) => {
-      runs++;
       if (failures.failed) failures.shrinkAttempts++;
-      const dir = join(base, `run-${runs}`);
-      mkdirSync(dir);
-      const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
-      try {
-        const owner = await pool.ready();
-        const readerSides = [];
-        for (let slot = 0; slot < readers; slot++) readerSides.push(await pool.reader(slot, files));
-        const context: RunContext = {
-          strategy,
-          embedder,
-          owner,
-          dir,
-          readers: readerSides,
-          ...(pool.intruder === undefined ? {} : { intruder: pool.intruder }),
-          stepDeadlineMs,
-          ...(faults ? { faults: faultControl(pool, files) } : {}),
-        };
-        const world = await executeRun(context, commands);
-        faultCounts = countFaults(faultCounts, world.history.steps);
-      } catch (error) {
-        if (!(error instanceof RunFailure)) throw error;
-        faultCounts = countFaults(faultCounts, error.world.history.steps);
-        const hung = error.world.history.steps.some((s) => s.errorKind === 'hang');
-        const pending = hung ? `what each process was doing: ${pool.pendingWork()}` : undefined;
-        failures.record(error.world.history.steps, pool.stderr(), error.cause, pending);
-        // A step that hung may still be running: end every child so nothing goes on in the background.
-        if (hung) await pool.killAll();
-        throw error.cause;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-        options.onProgress?.({
-          strategy: strategy.name,
-          run: runs,
-          runs: settings.runs,
-          ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
-        });
-      }
+      await attempt(commands).catch((error: unknown) => {
+        throw error instanceof RunFailure ? error.cause : error;
+      });
     },
   );
 
+  /** Whether `commands` still fails, and the same way as the minimal failure so far. */
+  const stillFails = async (commands: readonly StressCommand[]): Promise<boolean> => {
+    const kind = failures.minimal?.kind;
+    const before = failures.minimal;
+    try {
+      await attempt(commands);
+      return false;
+    } catch (error) {
+      if (!(error instanceof RunFailure)) throw error;
+      if (failures.minimal?.kind === kind) return true;
+      // A different failure is not the same bug: keep the one we had.
+      if (before !== undefined) failures.minimal = before;
+      return false;
+    }
+  };
+
+  /** A replay of a token that carries its commands: exactly those, once, no generation. */
+  const replayCommands = async (commands: readonly StressCommand[]) => {
+    try {
+      await attempt(commands);
+      return { failed: false as const };
+    } catch (error) {
+      if (!(error instanceof RunFailure)) throw error;
+      return { failed: true as const, error: error.cause };
+    }
+  };
+
   try {
-    const details = await fc.check(property, {
-      numRuns: settings.runs,
-      seed: settings.seed,
-      ...(settings.path === undefined ? {} : { path: settings.path, endOnFailure: true }),
-      ...(settings.timeLimitS === undefined
-        ? {}
-        : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
-    });
+    const details =
+      settings.commands === undefined
+        ? await fc.check(property, {
+            numRuns: settings.runs,
+            seed: settings.seed,
+            ...(settings.path === undefined ? {} : { path: settings.path, endOnFailure: true }),
+            ...(settings.timeLimitS === undefined
+              ? {}
+              : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
+          })
+        : await replayAsDetails(await replayCommands(deserializeCommands(settings.commands)));
+    // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
+    if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
+      const reduced = await oneMinimal(
+        failures.minimal.commands,
+        stillFails,
+        MINIMIZE_DEFAULTS,
+        simplerVersions,
+      );
+      if (process.env.EMBECODE_DEBUG)
+        process.stderr.write(
+          `minimize: ${JSON.stringify({ ...reduced, commands: reduced.commands.map(String) })}\n`,
+        );
+      shrunkFurther = reduced.removed;
+    }
     const common = { strategy: strategy.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
@@ -157,7 +223,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
     }
-    const counterexample = describeFailure(strategy, settings, details, minimal, original);
+    const counterexample = describeFailure(strategy, settings, details, minimal, original, shrunkFurther);
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
@@ -189,6 +255,19 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   }
 }
 
+/** A command replay's outcome in the shape of fast-check's run details, for one reporting path. */
+async function replayAsDetails(outcome: { failed: boolean; error?: unknown }) {
+  return {
+    failed: outcome.failed,
+    interrupted: false,
+    numRuns: 1,
+    numShrinks: 0,
+    counterexample: null,
+    counterexamplePath: null,
+    errorInstance: outcome.error,
+  };
+}
+
 /** STRESS_ARTIFACTS, or `.stress`; set but empty is a mistake worth a usage error. */
 export function artifactsRootFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const root = env.STRESS_ARTIFACTS;
@@ -208,20 +287,23 @@ function describeFailure(
   },
   minimal: FailedRun,
   original: FailedRun,
+  shrunkFurther: number,
 ): Counterexample {
   const token = encodeReplayToken({
     ...settings,
     strategy: strategy.name,
     path: details.counterexamplePath ?? settings.path ?? '',
     replayPath: replayPathOf(String(details.counterexample?.[0] ?? '')),
+    // The commands themselves, so a replay runs exactly the minimal sequence.
+    ...(minimal.commands === undefined ? {} : { commands: serializeCommands(minimal.commands) }),
   });
   const steps = minimal.steps.map(toReportStep);
   return {
     steps,
     originalLength: Math.max(original.steps.length, steps.length),
-    shrinks: details.numShrinks,
+    shrinks: details.numShrinks + shrunkFurther,
     kind: minimal.kind,
-    error: messageOf(details.errorInstance),
+    error: minimal.message,
     ...(minimal.details === undefined ? {} : { details: minimal.details }),
     replay: token,
     replayCommand: replayCommandFor(token),

@@ -1,3 +1,6 @@
+import type { SearchRequest } from './clients/reader-actor.js';
+import type { SearchSpec } from './commands/search-spec.js';
+
 /**
  * The model fast-check keeps beside the real system: just enough state to decide which commands
  * make sense next (preconditions) and to pick arguments that refer to earlier steps. The verdict
@@ -17,6 +20,8 @@ export interface StressModel {
   readonly files: (string | undefined)[];
   /** Every token written in this run, oldest first. */
   readonly written: string[];
+  /** The most recent searches, oldest first, so a command can repeat one exactly. */
+  readonly searches: { readonly request: SearchRequest; readonly spec: SearchSpec }[];
 }
 
 /**
@@ -44,6 +49,7 @@ export function initialModel(readers: number, readerNeedsOwner = false): StressM
     readersOpen: Array.from({ length: readers }, () => false),
     files: FILE_PATHS.map(() => undefined),
     written: [],
+    searches: [],
   };
 }
 

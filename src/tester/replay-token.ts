@@ -20,6 +20,8 @@ interface TokenBody {
   /** Reader processes, when not the default: the command set depends on it. */
   readonly readers?: number;
   readonly stepDeadlineS?: number;
+  /** The minimal commands themselves (see commands/serialize.ts); replayed instead of the path. */
+  readonly commands?: readonly unknown[];
 }
 
 export function encodeReplayToken(settings: StressSettings & { path: string; replayPath: string }): string {
@@ -33,6 +35,7 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
     ...(settings.faults === true ? { faults: true } : {}),
     ...(settings.readers === undefined ? {} : { readers: settings.readers }),
     ...(settings.stepDeadlineS === undefined ? {} : { stepDeadlineS: settings.stepDeadlineS }),
+    ...(settings.commands === undefined ? {} : { commands: settings.commands }),
   };
   return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
 }
@@ -89,6 +92,7 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     ...(body.faults === true ? { faults: true } : {}),
     ...(body.readers === undefined ? {} : { readers: body.readers }),
     ...(body.stepDeadlineS === undefined ? {} : { stepDeadlineS: body.stepDeadlineS }),
+    ...(body.commands === undefined ? {} : { commands: body.commands }),
     runs: 1,
   };
 }

@@ -13,7 +13,7 @@ import {
   OwnerWrite,
 } from './owner-commands.js';
 import { type BatchOwnerOp, ParallelBatch } from './parallel-batch.js';
-import { ReaderClose, ReaderOpen, ReaderSearch } from './reader-commands.js';
+import { ReaderClose, ReaderOpen, ReaderSearch, RepeatSearch } from './reader-commands.js';
 import { searchSpec } from './search-spec.js';
 
 const slot = fc.nat({ max: FILE_PATHS.length - 1 });
@@ -50,20 +50,24 @@ export function stressCommands(
     { weight: 1, arbitrary: fc.constant({ op: 'checkpoint' as const }) },
     { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
   );
+  const search = fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s));
+  const batch = fc
+    .tuple(batchOwner, fc.array(fc.record({ reader, spec: searchSpec }), { minLength: 1, maxLength: 4 }))
+    .map(([owner, searches]) => new ParallelBatch(owner, searches));
+  // fast-check picks each entry alike: repeats weigh searches and batches, the point of a run.
   const readerCommands =
     options.readers === 0
       ? []
       : [
           reader.map((r) => new ReaderOpen(r)),
           reader.map((r) => new ReaderClose(r)),
-          fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s)),
-          fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s)),
-          fc
-            .tuple(
-              batchOwner,
-              fc.array(fc.record({ reader, spec: searchSpec }), { minLength: 1, maxLength: 4 }),
-            )
-            .map(([owner, searches]) => new ParallelBatch(owner, searches)),
+          search,
+          search,
+          search,
+          search,
+          fc.tuple(reader, fc.nat({ max: 3 })).map(([r, back]) => new RepeatSearch(r, back)),
+          batch,
+          batch,
         ];
   return [
     ...(options.faults === true ? nemesis : []),
@@ -75,7 +79,7 @@ export function stressCommands(
         ]
       : []),
     ...Array.from({ length: 3 }, () => files.map((f) => new OwnerWrite(f))),
-    slot.map((s) => new OwnerDelete(s)),
+    ...Array.from({ length: 2 }, () => slot.map((s) => new OwnerDelete(s))),
     fc.constant(new OwnerCheckpoint()),
     fc.constant(new OwnerRelease()),
     fc.constant(new OwnerAcquire()),

@@ -70,6 +70,27 @@ export class OwnerWrite implements OwnerCommand {
   toString(): string {
     return `owner.write(${describeFiles(this.files)})`;
   }
+
+  /** Simpler writes: one file fewer; a file with one definition fewer. */
+  simplify(): OwnerCommand[][] {
+    const files = distinctSlots(this.files);
+    const fewerFiles =
+      files.length > 1 ? files.map((_, i) => [new OwnerWrite(files.filter((__, j) => j !== i))]) : [];
+    const fewerDefinitions = files.flatMap((f, i) =>
+      f.spec.definitions.length > 1
+        ? [
+            [
+              new OwnerWrite(
+                files.map((g, j) =>
+                  j === i ? { ...g, spec: { ...g.spec, definitions: g.spec.definitions.slice(0, -1) } } : g,
+                ),
+              ),
+            ],
+          ]
+        : [],
+    );
+    return [...fewerFiles, ...fewerDefinitions];
+  }
 }
 
 /** owner.delete(file) */

@@ -4,9 +4,18 @@ import type { SearchRequest } from '../clients/reader-actor.js';
 import type { StepEvent } from '../history.js';
 import { FILE_PATHS, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
-import { applyWrite, type FileWrite, planWrite } from './owner-commands.js';
-import { ensureOpen } from './reader-commands.js';
+import {
+  applyWrite,
+  type FileWrite,
+  OwnerCheckpoint,
+  OwnerDelete,
+  OwnerRelease,
+  OwnerWrite,
+  planWrite,
+} from './owner-commands.js';
+import { ensureOpen, ReaderSearch, rememberSearch } from './reader-commands.js';
 import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
+import type { StressCommand } from './serialize.js';
 
 /** What the owner does while the searches run. */
 export type BatchOwnerOp =
@@ -18,6 +27,20 @@ export type BatchOwnerOp =
 export interface BatchSearch {
   readonly reader: number;
   readonly spec: SearchSpec;
+}
+
+/** The owner step of a batch as a command of its own. */
+function ownerCommand(op: BatchOwnerOp): StressCommand {
+  switch (op.op) {
+    case 'write':
+      return new OwnerWrite(op.files);
+    case 'delete':
+      return new OwnerDelete(op.slot);
+    case 'checkpoint':
+      return new OwnerCheckpoint();
+    default:
+      return new OwnerRelease();
+  }
 }
 
 /** Concurrency of one batch; searches beyond it queue, so the batch stays bounded. */
@@ -36,10 +59,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    if (!model.ownerHolds) return false;
-    // A strategy that reads through the owner has nobody to answer once it has released.
-    if (this.owner.op === 'release' && model.readerNeedsOwner) return false;
-    return true;
+    return model.ownerHolds;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
@@ -72,11 +92,33 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         limit(() => world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch)),
       ),
     ]);
-    for (const event of events) world.requireOk(event);
+    for (const event of events) {
+      // A search racing a release of an owner that answers for everyone may be told to retry:
+      // an honest answer. A wrong answer, or any other error, is not.
+      const toldToRetry =
+        this.owner.op === 'release' && event.op === 'search' && event.errorKind === 'unavailable';
+      if (!toldToRetry || !model.readerNeedsOwner) world.requireOk(event);
+    }
     if (write !== undefined) applyWrite(model, write);
     if (this.owner.op === 'delete') model.files[this.owner.slot % FILE_PATHS.length] = undefined;
     if (this.owner.op === 'release') model.ownerHolds = false;
     for (const event of events.slice(1)) await world.check(event);
+    for (const [i, s] of this.searches.entries()) rememberSearch(model, requests[i] as SearchRequest, s.spec);
+  }
+
+  /** Simpler batches: one search fewer; the owner step alone; one search alone. */
+  simplify(): StressCommand[][] {
+    const fewer = this.searches.map((_, i) => [
+      new ParallelBatch(
+        this.owner,
+        this.searches.filter((__, j) => j !== i),
+      ),
+    ]);
+    return [
+      ...(this.searches.length > 1 ? fewer : []),
+      [ownerCommand(this.owner)],
+      ...this.searches.map((s) => [new ReaderSearch(s.reader, s.spec)]),
+    ];
   }
 
   toString(): string {

@@ -1,7 +1,9 @@
 import type { AsyncCommand } from 'fast-check';
+import type { SearchRequest } from '../clients/reader-actor.js';
 import { readerCanWork, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
 import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
+import type { StressCommand } from './serialize.js';
 
 type ReaderCommand = AsyncCommand<StressModel, StressWorld>;
 
@@ -55,6 +57,45 @@ export async function ensureOpen(model: StressModel, world: StressWorld, slot: n
   model.readersOpen[slot] = true;
 }
 
+/** Keeps the most recent searches, so a later command can ask one again, exactly. */
+const REMEMBERED_SEARCHES = 8;
+
+export function rememberSearch(model: StressModel, request: SearchRequest, spec: SearchSpec): void {
+  model.searches.push({ request, spec });
+  if (model.searches.length > REMEMBERED_SEARCHES) model.searches.shift();
+}
+
+/**
+ * reader-N.repeat(back): asks again, exactly, the search `back` searches ago (by any reader), as a
+ * person reruns a query after an edit: an answer kept from before the edit (a cache keyed by
+ * query) shows as soon as anything it covered changed.
+ */
+export class RepeatSearch implements ReaderCommand {
+  constructor(
+    readonly reader: number,
+    readonly back: number,
+  ) {}
+
+  check(model: Readonly<StressModel>): boolean {
+    return model.searches.length > 0 && readerCanWork(model);
+  }
+
+  async run(model: StressModel, world: StressWorld): Promise<void> {
+    const slot = readerSlot(model, this.reader);
+    const earlier = model.searches[model.searches.length - 1 - (this.back % model.searches.length)];
+    if (earlier === undefined) return;
+    await ensureOpen(model, world, slot);
+    const event = await world.reader(slot).search(earlier.request);
+    world.requireOk(event);
+    await world.check(event);
+  }
+
+  /** The search it repeats, as a plain search of its own (its request is resolved the same way). */
+  toString(): string {
+    return `reader-${this.reader + 1}.repeat(${this.back} back)`;
+  }
+}
+
 /** reader-N.search(spec), opening the reader first when it is closed. */
 export class ReaderSearch implements ReaderCommand {
   constructor(
@@ -69,9 +110,19 @@ export class ReaderSearch implements ReaderCommand {
   async run(model: StressModel, world: StressWorld): Promise<void> {
     const slot = readerSlot(model, this.reader);
     await ensureOpen(model, world, slot);
-    const event = await world.reader(slot).search(resolveSearch(model, this.spec));
+    const request = resolveSearch(model, this.spec);
+    const event = await world.reader(slot).search(request);
     world.requireOk(event);
     await world.check(event);
+    rememberSearch(model, request, this.spec);
+  }
+
+  /** The same search without its path prefix, at the default top-k. */
+  simplify(): StressCommand[][] {
+    const plain = { ...this.spec, prefix: 0, topK: 10 };
+    return plain.prefix === this.spec.prefix && plain.topK === this.spec.topK
+      ? []
+      : [[new ReaderSearch(this.reader, plain)]];
   }
 
   toString(): string {
