@@ -1,11 +1,14 @@
+import { statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { LOCK_FILE } from '../election/election.js';
+import { stateDirForIndex } from '../election/state-dir.js';
 import { EmbecodeError } from '../errors.js';
 import type { Database } from './database.js';
 import type { Embedder } from './embedder.js';
 import { contentHash, prepareFile } from './prepare.js';
 import type { PreparedFile } from './types.js';
-import { assertDirectory, type SkipReason, walkProject } from './walker.js';
+import { assertDirectory, type ProtectCheck, type SkipReason, walkProject } from './walker.js';
 
 /**
  * Catch-up indexing: brings an index in line with a project directory. New and changed files (by
@@ -25,7 +28,7 @@ export interface IndexReport {
   /** Files removed from the index: gone from disk, now ignored, or no longer indexable. */
   readonly deleted: number;
   readonly unchanged: number;
-  /** Files skipped as binary, too large, not UTF-8 or unreadable. */
+  /** Files skipped as binary, too large, not UTF-8, unreadable, or protected (a file this process holds locked). */
   readonly skipped: number;
   /** Chunks written by this run. */
   readonly chunks: number;
@@ -141,6 +144,7 @@ export async function indexProject(
   const exclude = await indexFilesInside(dir, db.path);
   for await (const file of walkProject(dir, {
     exclude,
+    protect: lockedFilesOf(db.path),
     ...(options.maxFileBytes === undefined ? {} : { maxFileBytes: options.maxFileBytes }),
     onSkip: (path, reason, detail) => {
       skipped++;
@@ -197,6 +201,51 @@ function checkEmbedder(db: Database, embedder: Embedder): void {
       'usage',
       `index ${db.path} was built with embedder ${db.embedder}, not ${embedder.name}; use another --db or delete it to re-index`,
     );
+  }
+}
+
+/**
+ * The files a process holding this index may hold locked, by identity: the index and its WAL (DuckDB
+ * locks both, checked in /proc/locks), and the election lock `embecode serve` keeps in the index's
+ * state directory (src/election/election.ts) with its WAL. Path exclusion (indexFilesInside) misses
+ * them when the project reaches them by another name: a symlinked directory, a hard link, a bind
+ * mount, a state directory whose `.gitignore` was deleted.
+ *
+ * The WAL comes and goes during this very run (created by the first write, removed by a checkpoint,
+ * a new inode each time), so it is looked up again for each file the walk is about to open on the
+ * index's device (any name of the WAL, hard link or bind mount, is on that device); the other three
+ * keep their inode for the life of their holder and are looked up once. A file missing now is simply
+ * not protected: a file created later under that name is a new inode nobody locked.
+ */
+function lockedFilesOf(dbPath: string): ProtectCheck {
+  const index = resolve(dbPath);
+  const wal = `${index}.wal`;
+  const lock = join(stateDirForIndex(index), LOCK_FILE);
+  const indexDev = identityOf(index)?.split(':')[0];
+  const fixed = new Map<string, string>();
+  for (const [path, what] of [
+    [index, `the index ${index}`],
+    [lock, `the election lock ${lock}`],
+    [`${lock}.wal`, `the election lock's WAL ${lock}.wal`],
+  ] as const) {
+    const key = identityOf(path);
+    if (key !== undefined) fixed.set(key, what);
+  }
+  return (id) => {
+    const key = `${id.dev}:${id.ino}`;
+    const known = fixed.get(key);
+    if (known !== undefined || `${id.dev}` !== indexDev) return known;
+    return identityOf(wal) === key ? `the index's WAL ${wal}` : undefined;
+  };
+}
+
+/** Asked per file for the WAL, so a missing one must not cost a thrown error (measured: ~20 µs each). */
+function identityOf(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
   }
 }
 

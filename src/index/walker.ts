@@ -1,4 +1,15 @@
-import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -12,6 +23,12 @@ import { EmbecodeError } from '../errors.js';
  * symbolic links (no cycles, nothing outside the project); and skips, with a reason, files that are
  * binary, too large, not UTF-8 or unreadable. Nothing here throws for one bad file: a project with
  * one unreadable file still gets indexed.
+ *
+ * The walk runs inside processes that hold DuckDB files locked (the index, the election lock), and
+ * fcntl locks belong to the process: opening and closing such a file by ANY name (a symlinked
+ * directory, a hard link, a bind mount) drops the lock. So a caller can name files by identity
+ * (`protect`); the walker compares each file's (st_dev, st_ino) from `lstat`, which opens nothing,
+ * before it opens anything, and skips a match with reason `protected`.
  */
 
 /** Directories never worth indexing, whatever the ignore files say. */
@@ -45,7 +62,24 @@ export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 /** How much of a file is searched for a NUL byte to call it binary (what git itself looks at). */
 export const BINARY_SNIFF_BYTES = 8000;
 
-export type SkipReason = 'binary' | 'too-large' | 'not-utf8' | 'unreadable';
+export type SkipReason = 'binary' | 'too-large' | 'not-utf8' | 'unreadable' | 'protected';
+
+/** A file by its identity, as `stat` gives it: the same for every path that reaches the file. */
+export interface FileIdentity {
+  readonly dev: number | bigint;
+  readonly ino: number | bigint;
+}
+
+export interface ProtectedFile extends FileIdentity {
+  /** What the file is, for the skip's detail (e.g. `the index /p/index.db`). */
+  readonly what?: string;
+}
+
+/**
+ * Says whether a file must not be opened, with a short description of why (for the skip's detail),
+ * or undefined. Asked once per file, so it can follow files that appear or change during the walk.
+ */
+export type ProtectCheck = (id: { readonly dev: bigint; readonly ino: bigint }) => string | undefined;
 
 export interface WalkedFile {
   /** Project-relative, forward slashes, no leading `./`. */
@@ -64,6 +98,22 @@ export interface WalkOptions {
   readonly onWarning?: (message: string) => void;
   /** Project-relative paths (forward slashes) to leave out, e.g. the index file itself. */
   readonly exclude?: Iterable<string>;
+  /**
+   * Files never to open, whatever path the walk finds them by: skipped with reason `protected`.
+   * `exclude` alone is not enough for files this process holds locked (see the top of this file).
+   */
+  readonly protect?: Iterable<ProtectedFile> | ProtectCheck;
+}
+
+/** A ProtectCheck for a fixed set of files. */
+export function protectFiles(files: Iterable<ProtectedFile>): ProtectCheck {
+  const byId = new Map<string, string>();
+  for (const file of files) byId.set(identityKey(file), file.what ?? 'a protected file');
+  return (id) => byId.get(identityKey(id));
+}
+
+function identityKey(id: FileIdentity): string {
+  return `${BigInt(id.dev)}:${BigInt(id.ino)}`;
 }
 
 /** Throws a one-line usage error unless `dir` is an existing directory. */
@@ -93,8 +143,10 @@ export async function* walkProject(root: string, options: WalkOptions = {}): Asy
   await assertDirectory(root);
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const exclude = new Set(options.exclude ?? []);
+  const protect = options.protect === undefined ? undefined : toCheck(options.protect);
+  const warn = (message: string) => options.onWarning?.(message);
   const rootScopes: IgnoreScope[] = [];
-  const infoExclude = readText(join(root, '.git', 'info', 'exclude'));
+  const infoExclude = readRules(join(root, '.git', 'info', 'exclude'), '.git/info/exclude', protect, warn);
   if (infoExclude !== undefined) rootScopes.push({ base: '', rules: ignore().add(infoExclude) });
 
   // Explicit stack rather than recursion: deep trees do not grow the JS stack.
@@ -113,7 +165,12 @@ export async function* walkProject(root: string, options: WalkOptions = {}): Asy
 
     let scopes = parentScopes;
     if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
-      const text = readText(join(abs, '.gitignore'));
+      const text = readRules(
+        join(abs, '.gitignore'),
+        rel === '' ? '.gitignore' : `${rel}/.gitignore`,
+        protect,
+        warn,
+      );
       if (text !== undefined) scopes = [...parentScopes, { base: rel, rules: ignore().add(text) }];
     }
 
@@ -132,7 +189,7 @@ export async function* walkProject(root: string, options: WalkOptions = {}): Asy
     }
 
     for (const path of files) {
-      const result = loadFile(root, path, maxBytes);
+      const result = loadFile(root, path, maxBytes, protect);
       if ('content' in result) yield result;
       else options.onSkip?.(result.path, result.reason, result.detail);
     }
@@ -158,12 +215,20 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * (measured: 500 files in ~25 ms against ~250 ms of CPU), and a read of at most `maxBytes` blocks
  * the event loop for well under a millisecond.
  */
-function loadFile(root: string, path: string, maxBytes: number): LoadResult {
+function loadFile(
+  root: string,
+  path: string,
+  maxBytes: number,
+  protect: ProtectCheck | undefined,
+): LoadResult {
   const abs = join(root, path);
   let bytes: Buffer;
   let fd: number | undefined;
   try {
-    fd = openSync(abs, 'r');
+    const why = protect === undefined ? undefined : protectedBecause(abs, protect, false);
+    if (why !== undefined) return { path, reason: 'protected', detail: why };
+    // No following a symlink swapped in since the listing: its target is what `protect` did not see.
+    fd = openSync(abs, constants.O_RDONLY | NO_FOLLOW);
     const size = fstatSync(fd).size;
     if (size > maxBytes) return { path, reason: 'too-large', detail: `${size} bytes, limit ${maxBytes}` };
     // One byte more than the size seen, to notice a file that grew since (it may be growing now).
@@ -198,9 +263,42 @@ export function isBinary(bytes: Uint8Array): boolean {
   return bytes.subarray(0, BINARY_SNIFF_BYTES).indexOf(0) !== -1;
 }
 
-function readText(path: string): string | undefined {
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+function toCheck(protect: Iterable<ProtectedFile> | ProtectCheck): ProtectCheck {
+  return typeof protect === 'function' ? protect : protectFiles(protect);
+}
+
+/**
+ * Why the file at `abs` must not be opened, or undefined. `follow` must match the open that comes
+ * next: the identity checked has to be that of the file the open will reach. Throws what stat throws
+ * (a file gone since the listing), for the caller to report.
+ */
+function protectedBecause(abs: string, protect: ProtectCheck, follow: boolean): string | undefined {
+  const st = follow ? statSync(abs, { bigint: true }) : lstatSync(abs, { bigint: true });
+  const why = protect({ dev: st.dev, ino: st.ino });
+  return why === undefined
+    ? undefined
+    : `${why} (device ${st.dev}, inode ${st.ino}): opening it here would drop this process's lock on it`;
+}
+
+/** An ignore file's text, or undefined when it is missing, unreadable or protected (said in a warning). */
+function readRules(
+  abs: string,
+  rel: string,
+  protect: ProtectCheck | undefined,
+  warn: (message: string) => void,
+): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    if (protect !== undefined) {
+      // Followed, as readFileSync follows: `.git/info/exclude` may well be a symlink.
+      const why = protectedBecause(abs, protect, true);
+      if (why !== undefined) {
+        warn(`not reading ignore rules from ${rel}: it is ${why}`);
+        return undefined;
+      }
+    }
+    return readFileSync(abs, 'utf8');
   } catch {
     return undefined;
   }

@@ -9,6 +9,7 @@ import {
   tryBecomeOwner,
   watchForTakeover,
 } from '../election/election.js';
+import { procWriteLockHolders } from '../election/proc-locks.js';
 import { ensureStateDir } from '../election/state-dir.js';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
@@ -144,6 +145,11 @@ export class ServeProcess {
   private indexing: Promise<void> | undefined;
   private reindexTimer: NodeJS.Timeout | undefined;
   private lastIndex: ServeEvent | undefined;
+  private saidNoProcLocks = false;
+  /** Set when the index's lock was found gone: nothing more may be written to the file. */
+  private indexLockLost = false;
+  /** Protected files already named in the log: a catch-up every few seconds would repeat them. */
+  private readonly toldProtected = new Set<string>();
   // Reader side.
   private watch: TakeoverWatch | undefined;
   private link: OwnerLink | undefined;
@@ -392,8 +398,49 @@ export class ServeProcess {
     try {
       await this.indexOnce(db, embedder, reason);
     } finally {
+      await this.checkIndexLock(db);
       await this.checkLease();
     }
+  }
+
+  /**
+   * The catch-up opens project files in this process, which holds the index read-write. The walker
+   * refuses the index by identity, but should this process ever open and close it by some other name
+   * (the POSIX pitfall again), its DuckDB lock is gone while the instance keeps writing: another
+   * process could open the file read-write beside it and the two would overwrite each other. DuckDB
+   * itself never notices, so ask the kernel, and stop rather than write on.
+   */
+  private async checkIndexLock(db: Database): Promise<void> {
+    if (this.db !== db || this.stopping !== undefined) return;
+    const path = db.path;
+    let holders: number[] | undefined;
+    try {
+      holders = await procWriteLockHolders(path);
+    } catch (error) {
+      this.options.log?.(
+        `cannot check that this process still holds the lock on ${path}: ${messageOf(error)}`,
+      );
+      return;
+    }
+    if (holders === undefined) {
+      if (!this.saidNoProcLocks) {
+        this.saidNoProcLocks = true;
+        const files = this.lease === undefined ? path : `${path} and ${this.lease.lockPath}`;
+        this.options.log?.(
+          `cannot check after catch-ups that this process still holds its locks on ${files}: /proc/locks is not available here, so a lock lost to an open of either file by another name would go unnoticed`,
+        );
+      }
+      return;
+    }
+    if (holders.includes(process.pid) || this.stopping !== undefined) return;
+    const now = holders.length === 0 ? 'nobody holds it now' : `pid ${holders.join(', ')} holds it now`;
+    this.indexLockLost = true;
+    void this.fail(
+      new EmbecodeError(
+        'internal',
+        `serve ${process.pid} lost its write lock on index ${path} (${now}; was the file opened and closed by this process under another name?); stopped writing to it: stop whatever else has it open, then start embecode serve again`,
+      ),
+    );
   }
 
   /**
@@ -422,7 +469,11 @@ export class ServeProcess {
       const report = await indexProject(this.options.dir, db, embedder, {
         onProgress: abortIfStopping,
         onSkip: (path, why, detail) => {
-          if (why === 'unreadable') this.options.log?.(`skipped ${path}: ${detail}`);
+          if (why === 'protected') {
+            if (this.toldProtected.has(path)) return;
+            this.toldProtected.add(path);
+          }
+          if (why === 'unreadable' || why === 'protected') this.options.log?.(`skipped ${path}: ${detail}`);
         },
         onWarning: (message) => this.options.log?.(message),
       });
@@ -642,8 +693,9 @@ export class ServeProcess {
     const db = this.db;
     this.db = undefined;
     if (db !== undefined) {
-      // Queued behind any write still in flight, so close() finds the write queue empty.
-      await attempt(() => db.checkpoint());
+      // Queued behind any write still in flight, so close() finds the write queue empty. Not once
+      // the lock is gone: another process may have the file open now.
+      if (!this.indexLockLost) await attempt(() => db.checkpoint());
       await attempt(() => db.close());
     }
     // Only now may a successor take over: the index file is closed.
