@@ -21,6 +21,7 @@ import {
 import { type FailedRun, FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
+import { addReach, COMMON_GOALS, FAULT_GOALS, NO_REACH, reachOf, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, countFaults, NO_FAULTS, type StressSummary, toReportStep } from './report.js';
 import { executeRun, type RunContext, RunFailure, SetupError } from './run.js';
@@ -85,6 +86,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   let runs = 0;
   let faultCounts = NO_FAULTS;
   let shrunkFurther = 0;
+  let reach = NO_REACH;
 
   /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
   const attempt = async (commands: Iterable<StressCommand>): Promise<void> => {
@@ -108,9 +110,11 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       };
       const world = await executeRun(context, commands);
       faultCounts = countFaults(faultCounts, world.history.steps);
+      reach = addReach(reach, reachOf(world.history.steps));
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
       faultCounts = countFaults(faultCounts, error.world.history.steps);
+      reach = addReach(reach, reachOf(error.world.history.steps));
       const hung = error.world.history.steps.some((s) => s.errorKind === 'hang');
       const pending = hung ? `what each process was doing: ${pool.pendingWork()}` : undefined;
       failures.record(
@@ -137,6 +141,8 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   const property = fc.asyncProperty(
     fc.commands(stressCommands({ faults, readers, intruder: true }), {
       maxCommands: settings.maxCommands,
+      // Longer sequences than fast-check's default size: races need a few writes to race.
+      size: 'max',
       ...(settings.replayPath === undefined ? {} : { replayPath: settings.replayPath }),
     }),
     async (commands) => {
@@ -203,11 +209,21 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     const common = { strategy: strategy.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
+      // A passing suite that never reached what it exists to test proves nothing: it fails.
+      const isSuite = settings.commands === undefined && settings.path === undefined;
+      const missed =
+        isSuite && details.numRuns >= DEFAULTS.runs
+          ? unreached(reach, [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])])
+          : [];
       return {
         ...common,
-        status: 'passed',
+        status: missed.length === 0 ? 'passed' : 'failed',
         runs: details.numRuns,
         elapsedMs: elapsed(),
+        reach,
+        ...(missed.length === 0
+          ? {}
+          : { unreached: missed, reason: `never reached: ${missed.join('; ')} (seed ${settings.seed})` }),
         ...(details.interrupted ? { interrupted: true } : {}),
         ...(faults ? { faultsInjected: faultCounts } : {}),
       };
@@ -246,6 +262,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       status: 'failed',
       runs,
       elapsedMs: elapsed(),
+      reach,
       counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },
     };
   } finally {

@@ -1,4 +1,5 @@
 import type { StepEvent } from './history.js';
+import { formatReach, type Reach } from './reach.js';
 
 /** One line of a minimal trace, as the `--json` summary and the text report show it. */
 export interface ReportStep {
@@ -46,8 +47,12 @@ export interface StressSummary {
   readonly reproduced?: { readonly times: number; readonly of: number };
   /** Replays only: the counterexample did not fail in any replay (a race, or fixed). */
   readonly flaky?: boolean;
-  /** For `status: 'error'`: what went wrong with the set-up. */
+  /** For `status: 'error'`: what went wrong with the set-up; for an unreached goal, which. */
   readonly reason?: string;
+  /** What the runs exercised (see reach.ts). */
+  readonly reach?: Reach;
+  /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
+  readonly unreached?: readonly string[];
 }
 
 export interface FaultCounts {
@@ -119,13 +124,22 @@ export function formatSummary(summary: StressSummary): string {
   if (summary.status === 'passed' && summary.reproduced !== undefined) {
     return `embecode-stress: ${summary.strategy}: replay reproduced 0/${summary.reproduced.of}: the failure is flaky or fixed (seed ${summary.seed}, ${seconds} s)`;
   }
+  if (summary.status === 'failed' && summary.unreached !== undefined) {
+    return [
+      `embecode-stress: ${summary.strategy}: FAILED: the contract held in ${summary.runs} runs, but they never reached: ${summary.unreached.join('; ')} (seed ${summary.seed}, ${seconds} s)`,
+      ...(summary.reach === undefined ? [] : ['what the runs reached:', formatReach(summary.reach)]),
+    ].join('\n');
+  }
   if (summary.status === 'passed') {
     const f = summary.faultsInjected;
     const faults =
       f === undefined
         ? ''
         : `, through ${f.ownerKills} owner kills (${f.ownerKillsDuringWrite} mid-write) and ${f.readerKills} reader kills`;
-    return `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs${faults} (seed ${summary.seed}, ${seconds} s)${interrupted}`;
+    const line = `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs${faults} (seed ${summary.seed}, ${seconds} s)${interrupted}`;
+    return summary.reach === undefined
+      ? line
+      : `${line}\nwhat the runs reached:\n${formatReach(summary.reach)}`;
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;

@@ -103,8 +103,9 @@ export class ReaderSearch implements ReaderCommand {
     readonly spec: SearchSpec,
   ) {}
 
+  /** Only once something was written: a search of an empty index can only come back empty. */
   check(model: Readonly<StressModel>): boolean {
-    return readerCanWork(model);
+    return readerCanWork(model) && model.written.length > 0;
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
