@@ -1,33 +1,26 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
-import { createDefaultEmbedder } from '../index/embedder.js';
-import { onTerminate } from '../process/cleanup.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
-import { ChildPool, type RunFiles } from './child-pool.js';
 import { stressCommands } from './commands/index.js';
 import {
-  commandsThatRan,
   deserializeCommands,
   type StressCommand,
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
-import { type FailedRun, FailureLog, replayPathOf } from './failure-record.js';
+import { type FailedRun, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { addReach, COMMON_GOALS, FAULT_GOALS, NO_REACH, reachOf, unreached } from './reach.js';
+import { COMMON_GOALS, FAULT_GOALS, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
-import { type Counterexample, countFaults, NO_FAULTS, type StressSummary, toReportStep } from './report.js';
-import { executeRun, type RunContext, RunFailure, SetupError } from './run.js';
+import { type Counterexample, type StressSummary, toReportStep } from './report.js';
+import { RunFailure, SetupError } from './run.js';
+import { RunDriver } from './run-driver.js';
 import { DEFAULTS, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
-import type { FaultControl } from './world.js';
 
 export { executeRun, type RunContext } from './run.js';
 
@@ -51,19 +44,12 @@ export interface RunOptions {
   readonly artifacts?: string | false;
 }
 
+/** Shrink runs fast-check may spend before the minimizer takes over. */
+const SHRINK_BUDGET = 120;
+
 /** Shell-safe replay command for a token (tokens are base64url, so no quoting is needed). */
 export function replayCommandFor(token: string): string {
   return `npx embecode-stress replay ${token}`;
-}
-
-/** The fault hooks of one run, on the pool's children. */
-function faultControl(pool: ChildPool, files: RunFiles): FaultControl {
-  return {
-    killOwner: () => pool.killOwner(),
-    restartOwner: () => pool.restartOwner(files),
-    killReader: (slot) => pool.killReader(slot),
-    restartReader: (slot) => pool.reader(slot, files),
-  };
 }
 
 /**
@@ -75,68 +61,22 @@ function faultControl(pool: ChildPool, files: RunFiles): FaultControl {
 export async function runStress(settings: StressSettings, options: RunOptions = {}): Promise<StressSummary> {
   const started = performance.now();
   const strategy = getStrategy(settings.strategy);
-  const embedder = createDefaultEmbedder();
-  const readers = settings.readers ?? DEFAULTS.readers;
-  const stepDeadlineMs = (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000;
-  const base = mkdtempSync(join(tmpdir(), `embecode-stress-${strategy.name}-`));
-  const forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
-  const pool = new ChildPool(strategy.name, readers, true);
   const faults = settings.faults === true;
-  const failures = new FailureLog();
-  let runs = 0;
-  let faultCounts = NO_FAULTS;
-  let shrunkFurther = 0;
-  let reach = NO_REACH;
-
-  /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
-  const attempt = async (commands: Iterable<StressCommand>): Promise<void> => {
-    runs++;
-    const dir = join(base, `run-${runs}`);
-    mkdirSync(dir);
-    const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
-    try {
-      const owner = await pool.ready();
-      const readerSides = [];
-      for (let slot = 0; slot < readers; slot++) readerSides.push(await pool.reader(slot, files));
-      const context: RunContext = {
-        strategy,
-        embedder,
-        owner,
-        dir,
-        readers: readerSides,
-        ...(pool.intruder === undefined ? {} : { intruder: pool.intruder }),
-        stepDeadlineMs,
-        ...(faults ? { faults: faultControl(pool, files) } : {}),
-      };
-      const world = await executeRun(context, commands);
-      faultCounts = countFaults(faultCounts, world.history.steps);
-      reach = addReach(reach, reachOf(world.history.steps));
-    } catch (error) {
-      if (!(error instanceof RunFailure)) throw error;
-      faultCounts = countFaults(faultCounts, error.world.history.steps);
-      reach = addReach(reach, reachOf(error.world.history.steps));
-      const hung = error.world.history.steps.some((s) => s.errorKind === 'hang');
-      const pending = hung ? `what each process was doing: ${pool.pendingWork()}` : undefined;
-      failures.record(
-        error.world.history.steps,
-        pool.stderr(),
-        error.cause,
-        pending,
-        commandsThatRan(commands),
-      );
-      // A step that hung may still be running: end every child so nothing goes on in the background.
-      if (hung) await pool.killAll();
-      throw error;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  const readers = settings.readers ?? DEFAULTS.readers;
+  const driver = new RunDriver(strategy, {
+    readers,
+    stepDeadlineMs: (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000,
+    faults,
+    onRun: (run, failures) =>
       options.onProgress?.({
         strategy: strategy.name,
-        run: runs,
+        run,
         runs: settings.runs,
         ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
-      });
-    }
-  };
+      }),
+  });
+  const failures = driver.failures;
+  let shrunkFurther = 0;
 
   const property = fc.asyncProperty(
     fc.commands(stressCommands({ faults, readers, intruder: true }), {
@@ -147,32 +87,19 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     }),
     async (commands) => {
       if (failures.failed) failures.shrinkAttempts++;
-      await attempt(commands).catch((error: unknown) => {
+      // fast-check's command shrinking can take hundreds of runs against real processes; past a
+      // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
+      if (failures.shrinkAttempts > SHRINK_BUDGET) return;
+      await driver.attempt(commands).catch((error: unknown) => {
         throw error instanceof RunFailure ? error.cause : error;
       });
     },
   );
 
-  /** Whether `commands` still fails, and the same way as the minimal failure so far. */
-  const stillFails = async (commands: readonly StressCommand[]): Promise<boolean> => {
-    const kind = failures.minimal?.kind;
-    const before = failures.minimal;
-    try {
-      await attempt(commands);
-      return false;
-    } catch (error) {
-      if (!(error instanceof RunFailure)) throw error;
-      if (failures.minimal?.kind === kind) return true;
-      // A different failure is not the same bug: keep the one we had.
-      if (before !== undefined) failures.minimal = before;
-      return false;
-    }
-  };
-
   /** A replay of a token that carries its commands: exactly those, once, no generation. */
   const replayCommands = async (commands: readonly StressCommand[]) => {
     try {
-      await attempt(commands);
+      await driver.attempt(commands);
       return { failed: false as const };
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
@@ -196,7 +123,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
         failures.minimal.commands,
-        stillFails,
+        (candidate) => driver.stillFails(candidate),
         MINIMIZE_DEFAULTS,
         simplerVersions,
       );
@@ -213,19 +140,19 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       const isSuite = settings.commands === undefined && settings.path === undefined;
       const missed =
         isSuite && details.numRuns >= DEFAULTS.runs
-          ? unreached(reach, [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])])
+          ? unreached(driver.reach, [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])])
           : [];
       return {
         ...common,
         status: missed.length === 0 ? 'passed' : 'failed',
         runs: details.numRuns,
         elapsedMs: elapsed(),
-        reach,
+        reach: driver.reach,
         ...(missed.length === 0
           ? {}
           : { unreached: missed, reason: `never reached: ${missed.join('; ')} (seed ${settings.seed})` }),
         ...(details.interrupted ? { interrupted: true } : {}),
-        ...(faults ? { faultsInjected: faultCounts } : {}),
+        ...(faults ? { faultsInjected: driver.faultCounts } : {}),
       };
     }
     const error = details.errorInstance;
@@ -234,7 +161,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       return {
         ...common,
         status: 'error',
-        runs,
+        runs: driver.runs,
         elapsedMs: elapsed(),
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
@@ -260,15 +187,13 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     return {
       ...common,
       status: 'failed',
-      runs,
+      runs: driver.runs,
       elapsedMs: elapsed(),
-      reach,
+      reach: driver.reach,
       counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },
     };
   } finally {
-    await pool.stopAll();
-    rmSync(base, { recursive: true, force: true });
-    forgetBase();
+    await driver.close();
   }
 }
 
@@ -334,38 +259,19 @@ function describeFailure(
  */
 export async function runSequence(
   strategyName: string,
-  commands: Iterable<fc.AsyncCommand<import('./model.js').StressModel, import('./world.js').StressWorld>>,
+  commands: Iterable<StressCommand>,
   options: { readers?: number; faults?: boolean } = {},
 ): Promise<readonly StepEvent[]> {
-  const strategy = getStrategy(strategyName);
-  const readers = options.readers ?? DEFAULTS.readers;
-  const dir = mkdtempSync(join(tmpdir(), `embecode-sequence-${strategy.name}-`));
-  const forgetDir = onTerminate(() => rmSync(dir, { recursive: true, force: true }));
-  const pool = new ChildPool(strategy.name, readers, true);
-  const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
+  const driver = new RunDriver(getStrategy(strategyName), {
+    readers: options.readers ?? DEFAULTS.readers,
+    stepDeadlineMs: DEFAULTS.stepDeadlineS * 1000,
+    faults: options.faults === true,
+  });
   try {
-    const owner = await pool.ready();
-    const readerSides = [];
-    for (let slot = 0; slot < readers; slot++) readerSides.push(await pool.reader(slot, files));
-    const world = await executeRun(
-      {
-        strategy,
-        embedder: createDefaultEmbedder(),
-        owner,
-        dir,
-        readers: readerSides,
-        ...(pool.intruder === undefined ? {} : { intruder: pool.intruder }),
-        stepDeadlineMs: DEFAULTS.stepDeadlineS * 1000,
-        ...(options.faults === true ? { faults: faultControl(pool, files) } : {}),
-      },
-      commands,
-    );
-    return world.history.steps;
+    return await driver.attempt(commands);
   } catch (error) {
     throw error instanceof RunFailure ? error.cause : error;
   } finally {
-    await pool.stopAll();
-    rmSync(dir, { recursive: true, force: true });
-    forgetDir();
+    await driver.close();
   }
 }

@@ -4,8 +4,10 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
+import { addReach, COMMON_GOALS, FAULT_GOALS, NO_REACH, unreached } from './reach.js';
 import { NO_FAULTS, type StressSummary } from './report.js';
 import type { StressSettings } from './settings.js';
+import { DEFAULTS } from './settings.js';
 
 /** One shard of a CI matrix: `index` counts from 1, as people write `--shard 2/4`. */
 export interface Shard {
@@ -86,6 +88,10 @@ export async function runWorkers(
             String(settings.maxCommands),
             ...(settings.timeLimitS === undefined ? [] : ['--time-limit', String(settings.timeLimitS)]),
             ...(settings.faults === true ? ['--faults'] : []),
+            ...(settings.readers === undefined ? [] : ['--readers', String(settings.readers)]),
+            ...(settings.stepDeadlineS === undefined
+              ? []
+              : ['--step-deadline', String(settings.stepDeadlineS)]),
             '--json',
           ];
           const child = execa(process.execPath, args, { reject: false, env: { ...extraEnv, CI: 'true' } });
@@ -140,6 +146,21 @@ export function mergeSummaries(
   }
   if (errored !== undefined)
     return { ...base, status: 'error', reason: errored.reason ?? 'a worker failed to start' };
+  // Reach is judged on the whole run: a worker whose share missed a goal another worker reached is fine.
+  const reach = done.reduce((sum, s) => (s.reach === undefined ? sum : addReach(sum, s.reach)), NO_REACH);
+  const missed =
+    runs >= DEFAULTS.runs
+      ? unreached(reach, [...COMMON_GOALS, ...(settings.faults === true ? FAULT_GOALS : [])])
+      : [];
+  if (missed.length > 0) {
+    return {
+      ...base,
+      status: 'failed',
+      reach,
+      unreached: missed,
+      reason: `never reached: ${missed.join('; ')} (seed ${settings.seed})`,
+    };
+  }
   const interrupted = done.some((s) => s.interrupted === true);
   const counted = done.flatMap((s) => (s.faultsInjected === undefined ? [] : [s.faultsInjected]));
   const faultsInjected = counted.reduce(
@@ -153,6 +174,7 @@ export function mergeSummaries(
   return {
     ...base,
     status: 'passed',
+    reach,
     ...(interrupted ? { interrupted: true } : {}),
     ...(counted.length > 0 ? { faultsInjected } : {}),
   };

@@ -41,6 +41,8 @@ export function stressCommands(
   const nemesis = [
     fc.constant(new KillOwner()),
     fc.tuple(files, fc.nat({ max: 30 })).map(([f, ms]) => new KillDuringWrite(f, ms)),
+    // Twice, on purpose: after a kill almost nothing else can run, so recovery must come soon.
+    fc.constant(new RestartOwner()),
     fc.constant(new RestartOwner()),
     reader.map((r) => new KillReader(r)),
   ];

@@ -106,7 +106,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     for (const [i, s] of this.searches.entries()) rememberSearch(model, requests[i] as SearchRequest, s.spec);
   }
 
-  /** Simpler batches: one search fewer; the owner step alone; one search alone. */
+  /** Simpler batches: the same steps in sequence; one search fewer; the owner step alone; one search alone. */
   simplify(): StressCommand[][] {
     const fewer = this.searches.map((_, i) => [
       new ParallelBatch(
@@ -115,6 +115,8 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       ),
     ]);
     return [
+      // The same steps one after another: the failure may not need the race at all.
+      [ownerCommand(this.owner), ...this.searches.map((s) => new ReaderSearch(s.reader, s.spec))],
       ...(this.searches.length > 1 ? fewer : []),
       [ownerCommand(this.owner)],
       ...this.searches.map((s) => [new ReaderSearch(s.reader, s.spec)]),

@@ -1,0 +1,127 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDefaultEmbedder } from '../index/embedder.js';
+import { onTerminate } from '../process/cleanup.js';
+import type { Strategy } from '../strategies/strategy.js';
+import { ChildPool, type RunFiles } from './child-pool.js';
+import { commandsThatRan, type StressCommand } from './commands/serialize.js';
+import { FailureLog } from './failure-record.js';
+import { addReach, NO_REACH, type Reach, reachOf } from './reach.js';
+import { countFaults, type FaultCounts, NO_FAULTS } from './report.js';
+import { executeRun, RunFailure } from './run.js';
+import type { FaultControl } from './world.js';
+
+export interface DriverOptions {
+  readonly readers: number;
+  readonly stepDeadlineMs: number;
+  readonly faults: boolean;
+  /** Called after every run (for a progress line). */
+  readonly onRun?: (runs: number, failures: FailureLog) => void;
+}
+
+/** The fault hooks of one run, on the pool's children. */
+function faultControl(pool: ChildPool, files: RunFiles): FaultControl {
+  return {
+    killOwner: () => pool.killOwner(),
+    restartOwner: () => pool.restartOwner(files),
+    killReader: (slot) => pool.killReader(slot),
+    restartReader: (slot) => pool.reader(slot, files),
+  };
+}
+
+/**
+ * Runs command sequences, one fresh index directory each, against one pool of real children,
+ * and keeps what a report needs: the failures (original and minimal), what the runs reached and
+ * the faults they dealt. The property, the minimizer, a command replay and a regression test's
+ * fixed sequence all run through `attempt`, so they run exactly alike.
+ */
+export class RunDriver {
+  readonly failures = new FailureLog();
+  runs = 0;
+  reach: Reach = NO_REACH;
+  faultCounts: FaultCounts = NO_FAULTS;
+  private readonly pool: ChildPool;
+  private readonly base: string;
+  private readonly forgetBase: () => void;
+  private readonly embedder = createDefaultEmbedder();
+
+  constructor(
+    private readonly strategy: Strategy,
+    private readonly options: DriverOptions,
+  ) {
+    this.pool = new ChildPool(strategy.name, options.readers, true);
+    this.base = mkdtempSync(join(tmpdir(), `embecode-stress-${strategy.name}-`));
+    const base = this.base;
+    this.forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
+  }
+
+  /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
+  async attempt(commands: Iterable<StressCommand>): Promise<readonly import('./history.js').StepEvent[]> {
+    this.runs++;
+    const dir = join(this.base, `run-${this.runs}`);
+    mkdirSync(dir);
+    const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
+    try {
+      const owner = await this.pool.ready();
+      const readers = [];
+      for (let slot = 0; slot < this.options.readers; slot++)
+        readers.push(await this.pool.reader(slot, files));
+      const world = await executeRun(
+        {
+          strategy: this.strategy,
+          embedder: this.embedder,
+          owner,
+          dir,
+          readers,
+          ...(this.pool.intruder === undefined ? {} : { intruder: this.pool.intruder }),
+          stepDeadlineMs: this.options.stepDeadlineMs,
+          ...(this.options.faults ? { faults: faultControl(this.pool, files) } : {}),
+        },
+        commands,
+      );
+      this.count(world.history.steps);
+      return world.history.steps;
+    } catch (error) {
+      if (!(error instanceof RunFailure)) throw error;
+      const steps = error.world.history.steps;
+      this.count(steps);
+      const hung = steps.some((s) => s.errorKind === 'hang');
+      const pending = hung ? `what each process was doing: ${this.pool.pendingWork()}` : undefined;
+      this.failures.record(steps, this.pool.stderr(), error.cause, pending, commandsThatRan(commands));
+      // A step that hung may still be running: end every child so nothing goes on in the background.
+      if (hung) await this.pool.killAll();
+      throw error;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      this.options.onRun?.(this.runs, this.failures);
+    }
+  }
+
+  /** Whether `commands` still fails, and the same way as the minimal failure so far. */
+  async stillFails(commands: readonly StressCommand[]): Promise<boolean> {
+    const before = this.failures.minimal;
+    try {
+      await this.attempt(commands);
+      return false;
+    } catch (error) {
+      if (!(error instanceof RunFailure)) throw error;
+      if (this.failures.minimal?.kind === before?.kind) return true;
+      // A different failure is not the same bug: keep the one we had.
+      if (before !== undefined) this.failures.minimal = before;
+      return false;
+    }
+  }
+
+  /** Stops every child and removes every run directory. */
+  async close(): Promise<void> {
+    await this.pool.stopAll();
+    rmSync(this.base, { recursive: true, force: true });
+    this.forgetBase();
+  }
+
+  private count(steps: readonly import('./history.js').StepEvent[]): void {
+    this.faultCounts = countFaults(this.faultCounts, steps);
+    this.reach = addReach(this.reach, reachOf(steps));
+  }
+}
