@@ -7,9 +7,10 @@ import type { Strategy } from '../strategies/strategy.js';
 import { ChildPool, type RunFiles } from './child-pool.js';
 import { commandsThatRan, type StressCommand } from './commands/serialize.js';
 import { FailureLog } from './failure-record.js';
+import type { StepEvent } from './history.js';
 import { addReach, NO_REACH, type Reach, reachOf } from './reach.js';
 import { countFaults, type FaultCounts, NO_FAULTS } from './report.js';
-import { executeRun, RunFailure } from './run.js';
+import { executeRun, RunFailure, SetupError } from './run.js';
 import type { FaultControl } from './world.js';
 
 export interface DriverOptions {
@@ -57,29 +58,18 @@ export class RunDriver {
   }
 
   /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
-  async attempt(commands: Iterable<StressCommand>): Promise<readonly import('./history.js').StepEvent[]> {
+  async attempt(commands: Iterable<StressCommand>): Promise<readonly StepEvent[]> {
     this.runs++;
     const dir = join(this.base, `run-${this.runs}`);
     mkdirSync(dir);
     const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
     try {
-      const owner = await this.pool.ready();
-      const readers = [];
-      for (let slot = 0; slot < this.options.readers; slot++)
-        readers.push(await this.pool.reader(slot, files));
-      const world = await executeRun(
-        {
-          strategy: this.strategy,
-          embedder: this.embedder,
-          owner,
-          dir,
-          readers,
-          ...(this.pool.intruder === undefined ? {} : { intruder: this.pool.intruder }),
-          stepDeadlineMs: this.options.stepDeadlineMs,
-          ...(this.options.faults ? { faults: faultControl(this.pool, files) } : {}),
-        },
-        commands,
-      );
+      const world = await this.runOn(files, commands).catch(async (error: unknown) => {
+        // An owner that died between runs (of something the last run left running) cannot open
+        // this run's files; that is no reason to call the whole check an error: start a new one.
+        if (!(error instanceof SetupError) || this.pool.owner?.alive === true) throw error;
+        return this.runOn(files, commands);
+      });
       this.count(world.history.steps);
       return world.history.steps;
     } catch (error) {
@@ -96,6 +86,25 @@ export class RunDriver {
       rmSync(dir, { recursive: true, force: true });
       this.options.onRun?.(this.runs, this.failures);
     }
+  }
+
+  private async runOn(files: RunFiles, commands: Iterable<StressCommand>) {
+    const owner = await this.pool.ready();
+    const readers = [];
+    for (let slot = 0; slot < this.options.readers; slot++) readers.push(await this.pool.reader(slot, files));
+    return executeRun(
+      {
+        strategy: this.strategy,
+        embedder: this.embedder,
+        owner,
+        dir: files.dir,
+        readers,
+        ...(this.pool.intruder === undefined ? {} : { intruder: this.pool.intruder }),
+        stepDeadlineMs: this.options.stepDeadlineMs,
+        ...(this.options.faults ? { faults: faultControl(this.pool, files) } : {}),
+      },
+      commands,
+    );
   }
 
   /** Whether `commands` still fails, and the same way as the minimal failure so far. */
@@ -120,7 +129,7 @@ export class RunDriver {
     this.forgetBase();
   }
 
-  private count(steps: readonly import('./history.js').StepEvent[]): void {
+  private count(steps: readonly StepEvent[]): void {
     this.faultCounts = countFaults(this.faultCounts, steps);
     this.reach = addReach(this.reach, reachOf(steps));
   }

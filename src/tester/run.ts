@@ -46,7 +46,9 @@ export async function executeRun(
 ): Promise<StressWorld> {
   const { strategy, owner, dir } = context;
   const dbPath = join(dir, 'index.db');
-  const opened = await owner.request('open', { db: dbPath, dir });
+  const opened = await owner
+    .request('open', { db: dbPath, dir })
+    .catch((error: unknown) => ({ ok: false, error: messageOf(error) }));
   if (!opened.ok) throw new SetupError(`owner ${owner.pid} could not open ${dbPath}: ${opened.error}`);
   const world = new StressWorld({
     strategy,
