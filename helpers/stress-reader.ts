@@ -10,4 +10,6 @@ runProtocolChild(
   'embecode-reader',
   READER_OPS,
   (strategy, embedder) => new ReaderService(strategy, embedder),
+  // Searches of one batch run at once in the same reader process, as in a real reader.
+  true,
 );

@@ -17,14 +17,19 @@ function send(message: OwnerReply | OwnerHello): void {
 
 /**
  * The child side of the JSON-lines protocol: says hello, then answers each stdin line with one
- * stdout line, strictly one request after another (the tester's notion of "acknowledged" needs
- * replies in the order the work was done). Returns when stdin closes or after `shutdown`.
+ * stdout line. By default strictly one request after another (the owner: the tester's notion of
+ * "acknowledged" needs replies in the order the work was done); with `concurrent`, requests run
+ * side by side and each reply goes out when its work is done (a reader process serving several
+ * searches at once, as one that answers many clients does). Returns when stdin closes or after
+ * `shutdown`, once every request has been answered.
  */
 export async function serveLines(
   hello: OwnerHello,
   ops: ReadonlySet<string>,
   handle: (request: OwnerRequest) => Promise<OwnerReply>,
+  concurrent = false,
 ): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   send(hello);
   for await (const line of lines) {
@@ -36,9 +41,17 @@ export async function serveLines(
       send({ id: salvageId(line), ok: false, error: messageOf(error), kind: 'protocol', ms: 0 });
       continue;
     }
+    if (concurrent && request.op !== 'shutdown') {
+      const work = handle(request).then(send);
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+      continue;
+    }
+    await Promise.all(inFlight);
     send(await handle(request));
     if (request.op === 'shutdown') break;
   }
+  await Promise.all(inFlight);
 }
 
 /** Runs a helper's main and exits: 0 when it returns, 2 with one stderr line when it throws. */
@@ -75,6 +88,7 @@ export function runProtocolChild(
   hello: string,
   ops: ReadonlySet<string>,
   createService: (strategy: Strategy, embedder: Embedder) => LineService,
+  concurrent = false,
 ): void {
   runHelper(name, async () => {
     const strategy = getStrategy(strategyArg(process.argv.slice(2), name));
@@ -84,6 +98,7 @@ export function runProtocolChild(
         { hello, protocol: OWNER_PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
         ops,
         (request) => service.handle(request),
+        concurrent,
       );
     } finally {
       await service.close();

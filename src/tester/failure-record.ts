@@ -27,6 +27,8 @@ export class FailureLog {
   minimal: FailedRun | undefined;
   /** Runs since the first failure (each one a shrink attempt). */
   shrinkAttempts = 0;
+  /** When the first failure was recorded (performance.now()). */
+  failedAt: number | undefined;
 
   get failed(): boolean {
     return this.original !== undefined;
@@ -54,6 +56,7 @@ export class FailureLog {
       ...(commands === undefined ? {} : { commands }),
     };
     this.original ??= this.minimal;
+    this.failedAt ??= performance.now();
   }
 }
 

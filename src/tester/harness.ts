@@ -46,6 +46,8 @@ export interface RunOptions {
 
 /** Shrink runs fast-check may spend before the minimizer takes over. */
 const SHRINK_BUDGET = 120;
+/** ...and at most this long (ms): a failure that costs a lock bound or a deadline per run shrinks slowly. */
+const SHRINK_TIME_MS = 45_000;
 
 /** Shell-safe replay command for a token (tokens are base64url, so no quoting is needed). */
 export function replayCommandFor(token: string): string {
@@ -90,6 +92,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       // fast-check's command shrinking can take hundreds of runs against real processes; past a
       // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
       if (failures.shrinkAttempts > SHRINK_BUDGET) return;
+      if (failures.failedAt !== undefined && performance.now() - failures.failedAt > SHRINK_TIME_MS) return;
       await driver.attempt(commands).catch((error: unknown) => {
         throw error instanceof RunFailure ? error.cause : error;
       });

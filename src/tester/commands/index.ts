@@ -53,9 +53,26 @@ export function stressCommands(
     { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
   );
   const search = fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s));
+  // Small delays, mostly none, put the owner step at different points of the searches it races.
+  const delay = fc.oneof(
+    { weight: 2, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }) },
+  );
   const batch = fc
-    .tuple(batchOwner, fc.array(fc.record({ reader, spec: searchSpec }), { minLength: 1, maxLength: 4 }))
-    .map(([owner, searches]) => new ParallelBatch(owner, searches));
+    .tuple(
+      batchOwner,
+      fc.array(fc.record({ reader, spec: searchSpec, delayMs: delay }), { minLength: 1, maxLength: 4 }),
+      delay,
+      options.intruder === true
+        ? fc.oneof(
+            { weight: 3, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
+          )
+        : fc.constant(null),
+    )
+    .map(
+      ([owner, searches, ownerDelay, intruder]) => new ParallelBatch(owner, searches, ownerDelay, intruder),
+    );
   // fast-check picks each entry alike: repeats weigh searches and batches, the point of a run.
   const readerCommands =
     options.readers === 0

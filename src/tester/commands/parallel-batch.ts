@@ -1,9 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AsyncCommand } from 'fast-check';
 import pLimit from 'p-limit';
+import type { OutsiderAccess, OutsiderRule } from '../../strategies/strategy.js';
 import type { SearchRequest } from '../clients/reader-actor.js';
 import type { StepEvent } from '../history.js';
 import { FILE_PATHS, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
+import { outsiderRules } from './intruder-commands.js';
 import {
   applyWrite,
   type FileWrite,
@@ -27,6 +30,8 @@ export type BatchOwnerOp =
 export interface BatchSearch {
   readonly reader: number;
   readonly spec: SearchSpec;
+  /** How long after the batch starts this search is sent (ms): staggers searches across the owner step. */
+  readonly delayMs?: number;
 }
 
 /** The owner step of a batch as a command of its own. */
@@ -56,6 +61,13 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
   constructor(
     readonly owner: BatchOwnerOp,
     readonly searches: readonly BatchSearch[],
+    /** How long after the batch starts the owner step is sent (ms), so it can land mid-search. */
+    readonly ownerDelayMs = 0,
+    /**
+     * An intruder opening the index at the same time (null: none): an outsider holding the file
+     * for a moment is something strategies that retry conflicts must ride out on both sides.
+     */
+    readonly intruder: OutsiderAccess | null = null,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
@@ -86,12 +98,31 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         ? { ...request, query: racing }
         : request;
     });
+    const probe = async (): Promise<StepEvent[]> => {
+      const access = this.intruder;
+      if (access === null || world.intruder === undefined) return [];
+      const rule = outsiderRules(world)[0] as OutsiderRule;
+      // A release in the batch may free the index before the probe: then nothing is promised.
+      const holds = model.ownerHolds && this.owner.op !== 'release';
+      return [await world.intruder.probe(rule, rule.resolve(world.context), access, { holds }, batch)];
+    };
+    const probed = probe();
     const events = await Promise.all([
-      limit(ownerStep),
+      limit(async () => {
+        if (this.ownerDelayMs > 0) await sleep(this.ownerDelayMs);
+        return ownerStep();
+      }),
       ...this.searches.map((s, i) =>
-        limit(() => world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch)),
+        limit(async () => {
+          if ((s.delayMs ?? 0) > 0) await sleep(s.delayMs);
+          return world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch);
+        }),
       ),
     ]);
+    for (const event of await probed) {
+      world.requireOk(event);
+      await world.check(event);
+    }
     for (const event of events) {
       // A search racing a release of an owner that answers for everyone may be told to retry:
       // an honest answer. A wrong answer, or any other error, is not.
@@ -112,12 +143,25 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       new ParallelBatch(
         this.owner,
         this.searches.filter((__, j) => j !== i),
+        this.ownerDelayMs,
+        this.intruder,
       ),
     ]);
     return [
       // The same steps one after another: the failure may not need the race at all.
       [ownerCommand(this.owner), ...this.searches.map((s) => new ReaderSearch(s.reader, s.spec))],
       ...(this.searches.length > 1 ? fewer : []),
+      ...(this.ownerDelayMs > 0 || this.searches.some((s) => (s.delayMs ?? 0) > 0)
+        ? [
+            [
+              new ParallelBatch(
+                this.owner,
+                this.searches.map((s) => ({ reader: s.reader, spec: s.spec })),
+              ),
+            ],
+          ]
+        : []),
+      ...(this.intruder === null ? [] : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs)]]),
       [ownerCommand(this.owner)],
       ...this.searches.map((s) => [new ReaderSearch(s.reader, s.spec)]),
     ];
@@ -131,6 +175,8 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
           ? `owner.delete(${FILE_PATHS[this.owner.slot % FILE_PATHS.length]})`
           : `owner.${this.owner.op}()`;
     const searches = this.searches.map((s) => `reader-${s.reader + 1} ${describeSearch(s.spec)}`).join(', ');
-    return `parallel(${owner} || ${searches})`;
+    const intruder = this.intruder === null ? '' : ` || intruder ${this.intruder}`;
+    const delay = this.ownerDelayMs > 0 ? ` (owner after ${this.ownerDelayMs} ms)` : '';
+    return `parallel(${owner}${delay} || ${searches}${intruder})`;
   }
 }
