@@ -65,9 +65,10 @@ export class RunDriver {
     const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
     try {
       const world = await this.runOn(files, commands).catch(async (error: unknown) => {
-        // An owner that died between runs (of something the last run left running) cannot open
-        // this run's files; that is no reason to call the whole check an error: start a new one.
-        if (!(error instanceof SetupError) || this.pool.owner?.alive === true) throw error;
+        // An owner that died or hangs between runs (of something the last run left running)
+        // cannot open this run's files; that is no reason to end the whole check: start a new one.
+        if (!(error instanceof SetupError)) throw error;
+        await this.pool.killOwner();
         return this.runOn(files, commands);
       });
       this.count(world.history.steps);
