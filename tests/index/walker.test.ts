@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
@@ -130,8 +130,16 @@ describe('walkProject', () => {
     await write(root, { 'locked.ts': 'x', 'open.ts': 'y' });
     await chmod(join(root, 'locked.ts'), 0o000);
     // Root reads anything, so the walk runs in a child as an unprivileged user when we are root.
+    // That user may not be able to reach this checkout (a clone in a 0700 directory), so the child
+    // loads a copy of the compiled code and of its one package from a directory anyone can read.
     await chmod(root, 0o755);
-    const walker = pathToFileURL(join(packageRoot(), 'dist', 'src', 'index', 'walker.js')).href;
+    const code = await makeTempDir();
+    await cp(join(packageRoot(), 'dist', 'src'), join(code, 'src'), { recursive: true });
+    await cp(join(packageRoot(), 'node_modules', 'ignore'), join(code, 'node_modules', 'ignore'), {
+      recursive: true,
+    });
+    await chmod(code, 0o755);
+    const walker = pathToFileURL(join(code, 'src', 'index', 'walker.js')).href;
     const script = `
       const { walkProject } = await import(${JSON.stringify(walker)});
       const paths = [], skipped = [];

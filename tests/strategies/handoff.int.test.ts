@@ -81,13 +81,15 @@ describe('handoff: regression traces', () => {
   });
 
   it('owner writes after the reader searched (sequential form)', async () => {
+    // Searches wait for a first write now, so the reader's first search comes after one.
     const history = await runSequence('handoff', [
+      write(1, 'a', 1),
       open(),
       search('bm25', 0),
-      write(0, 'a', 1),
+      write(0, 'b', 1),
       search('bm25', 0),
     ]);
-    expect(searches(history).map((s) => s.seen)).toEqual([[], ['zqaxa']]);
+    expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb']]);
     expect(history.every((e) => e.ok)).toBe(true);
   });
 });

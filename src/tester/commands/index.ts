@@ -53,10 +53,11 @@ export function stressCommands(
     { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
   );
   const search = fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s));
-  // Small delays, mostly none, put the owner step at different points of the searches it races.
+  // Delays, mostly none, put each step at a different point of the others: up to about as long
+  // as an owner write with its publish takes here, so a search can start before, during or after.
   const delay = fc.oneof(
     { weight: 2, arbitrary: fc.constant(0) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 60 }) },
   );
   const batch = fc
     .tuple(
