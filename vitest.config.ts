@@ -9,6 +9,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Two files at a time on two cores: most tests wait on child processes, not on the CPU.
+    maxWorkers: 2,
     projects: [
       {
         test: {
