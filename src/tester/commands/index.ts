@@ -62,11 +62,11 @@ export function stressCommands(
   const batch = fc
     .tuple(
       batchOwner,
-      fc.array(fc.record({ reader, spec: searchSpec, delayMs: delay }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.record({ reader, spec: searchSpec, delayMs: delay }), { minLength: 1, maxLength: 6 }),
       delay,
       options.intruder === true
         ? fc.oneof(
-            { weight: 3, arbitrary: fc.constant(null) },
+            { weight: 2, arbitrary: fc.constant(null) },
             { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
           )
         : fc.constant(null),

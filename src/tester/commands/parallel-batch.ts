@@ -49,7 +49,7 @@ function ownerCommand(op: BatchOwnerOp): StressCommand {
 }
 
 /** Concurrency of one batch; searches beyond it queue, so the batch stays bounded. */
-const BATCH_CONCURRENCY = 4;
+const BATCH_CONCURRENCY = 6;
 
 /**
  * One owner step (a write, a delete, a checkpoint, a release) and several searches from the
