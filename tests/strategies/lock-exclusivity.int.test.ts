@@ -121,5 +121,6 @@ describe('lock exclusivity: a process that is not embecode cannot open a held in
     });
   }
 
-  it.todo('handoff: refused while the owner is inside a write (needs a pause hook in handoff.ts)');
+  // handoff is not here: its owner holds the lock only inside a write, and nothing lets a test pause
+  // it there; the stress tester's batches send intruders during writes instead (ParallelBatch).
 });
