@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { MutantDoesNotApply } from './apply.js';
 import { runInGroup } from './group-process.js';
@@ -34,10 +36,14 @@ async function stressRun(
   seed: number,
   deadlineS: number,
 ): Promise<SeedResult> {
+  // The run's temp files go inside the copy: a run killed at its deadline (SIGKILL, no clean-up of
+  // its own) leaves nothing behind once the copy is removed.
+  const tmp = join(tree.dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   const run = await runInGroup(
     process.execPath,
     [stressCli(tree), 'run', '--strategy', strategy, '--seed', String(seed), '--json'],
-    { cwd: tree.dir, deadlineS, env: childEnv() },
+    { cwd: tree.dir, deadlineS, env: { ...childEnv(), TMPDIR: tmp } },
   );
   return classifyRun({ seed, ...run });
 }
