@@ -3,20 +3,17 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/election/election.js';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
-import { type ServeEvent, type ServeOutcome, ServeProcess } from '../../src/serve/serve.js';
-import { ipcTransport } from '../../src/serve/transport.js';
-import { makeDemoProject } from '../support/demo-project.js';
-import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+import type { ServeOutcome } from '../../src/serve/serve.js';
+import { catchUps, startInProcessServe, stopInProcessServes } from '../support/serve-in-process.js';
+import { removeTempDirs } from '../support/temp-dir.js';
 
 /**
  * The owner checks with the kernel after each catch-up that it still holds its index's lock. The
  * loss is made the way the POSIX pitfall makes it: this process (the owner, running in the test
  * worker) reads the index file once, which closes a descriptor of it and drops its lock.
  */
-const running: ServeProcess[] = [];
-
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((serve) => serve.stop('test over')));
+  await stopInProcessServes();
   await removeTempDirs();
 });
 
@@ -29,30 +26,10 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 async function ownerWithCatchUps() {
-  const dir = await makeDemoProject('embecode-lockcheck-project-');
-  const dbPath = join(await makeTempDir('embecode-lockcheck-db-'), 'index.db');
-  const events: ServeEvent[] = [];
-  const log: string[] = [];
-  const serve = new ServeProcess({
-    dir,
-    dbPath,
-    transport: ipcTransport,
-    reindexEveryMs: 50,
-    onEvent: (event) => events.push(event),
-    log: (line) => log.push(line),
-  });
-  running.push(serve);
-  await serve.start();
+  const { serve, dbPath, events, log } = await startInProcessServe('embecode-lockcheck', 50);
   expect(serve.role).toBe('owner');
   // Catch-ups that keep the locks leave serve serving.
-  await within(
-    (async () => {
-      while (events.filter((e) => e.event === 'indexed').length < 3)
-        await new Promise((r) => setTimeout(r, 10));
-    })(),
-    10_000,
-    'three catch-ups',
-  );
+  await catchUps(events, 3, 10_000);
   expect(serve.role).toBe('owner');
   const lockPath = join(`${dbPath}.state`, LOCK_FILE);
   expect(await procWriteLockHolders(dbPath)).toEqual([process.pid]);
