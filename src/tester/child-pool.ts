@@ -37,11 +37,17 @@ export class ChildPool {
   /** Starts whatever is missing or dead; a new run's stderr record starts here. */
   async ready(): Promise<OwnerClient> {
     this.runStderr = '';
-    if (this.owner === undefined || !this.owner.alive) this.owner = await OwnerClient.start(this.strategy);
-    if (this.withIntruder && (this.intruder === undefined || !this.intruder.alive)) {
-      this.intruder = await IntruderClient.start(this.strategy);
-    }
-    return this.owner;
+    // Started side by side: each child spends its start-up loading Node and DuckDB.
+    const [owner] = await Promise.all([
+      this.owner === undefined || !this.owner.alive ? OwnerClient.start(this.strategy) : this.owner,
+      this.withIntruder && (this.intruder === undefined || !this.intruder.alive)
+        ? IntruderClient.start(this.strategy).then((intruder) => {
+            this.intruder = intruder;
+          })
+        : undefined,
+    ]);
+    this.owner = owner;
+    return owner;
   }
 
   /** A reader for `slot` attached to this run's files (a fresh child if the old one died). */

@@ -90,9 +90,12 @@ export class RunDriver {
   }
 
   private async runOn(files: RunFiles, commands: Iterable<StressCommand>) {
+    // Readers attach while the owner opens the run's index: neither touches the other's files
+    // before the first command, and a run pays for the slower of the two, not their sum.
     const owner = await this.pool.ready();
-    const readers = [];
-    for (let slot = 0; slot < this.options.readers; slot++) readers.push(await this.pool.reader(slot, files));
+    const readers = Promise.all(
+      Array.from({ length: this.options.readers }, (_, slot) => this.pool.reader(slot, files)),
+    );
     return executeRun(
       {
         strategy: this.strategy,

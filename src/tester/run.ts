@@ -14,8 +14,11 @@ export interface RunContext {
   readonly owner: OwnerHandle;
   /** A fresh directory for this run's index file and the strategy's own files. */
   readonly dir: string;
-  /** The run's readers (children in a stress run; the strategy's own in-process reader in the floor benchmark). */
-  readonly readers: readonly ReaderSide[];
+  /**
+   * The run's readers (children in a stress run; the strategy's own in-process reader in the floor
+   * benchmark). A promise lets them get ready while the owner opens the index.
+   */
+  readonly readers: readonly ReaderSide[] | Promise<readonly ReaderSide[]>;
   readonly intruder?: IntruderHandle;
   /** Present when the run injects faults. */
   readonly faults?: FaultControl;
@@ -46,15 +49,19 @@ export async function executeRun(
 ): Promise<StressWorld> {
   const { strategy, owner, dir } = context;
   const dbPath = join(dir, 'index.db');
-  const opened = await owner
-    .request('open', { db: dbPath, dir })
-    .catch((error: unknown) => ({ ok: false, error: messageOf(error) }));
+  const readersReady = Promise.resolve(context.readers);
+  const [opened, readers] = await Promise.all([
+    owner
+      .request('open', { db: dbPath, dir })
+      .catch((error: unknown) => ({ ok: false, error: messageOf(error) })),
+    readersReady,
+  ]);
   if (!opened.ok) throw new SetupError(`owner ${owner.pid} could not open ${dbPath}: ${opened.error}`);
   const world = new StressWorld({
     strategy,
     context: { dbPath, workDir: dir },
     owner,
-    readers: context.readers,
+    readers,
     ...(context.intruder === undefined ? {} : { intruder: context.intruder }),
     ...(context.faults === undefined ? {} : { faults: context.faults }),
     checker: (onMatch) => contractChecker(strategy, context.embedder, onMatch),
@@ -63,7 +70,7 @@ export async function executeRun(
   try {
     await fc.asyncModelRun(
       () => ({
-        model: initialModel(context.readers.length, strategy.readerNeedsOwner === true),
+        model: initialModel(readers.length, strategy.readerNeedsOwner === true),
         real: world,
       }),
       commands,
