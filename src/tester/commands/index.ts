@@ -53,6 +53,9 @@ export function stressCommands(
     { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
   );
   const search = fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s));
+  const repeat = fc
+    .tuple(reader, fc.nat({ max: 3 }), fc.boolean())
+    .map(([r, back, same]) => new RepeatSearch(r, back, same));
   // Delays, mostly none, put each step at a different point of the others: up to about as long
   // as an owner write with its publish takes here, so a search can start before, during or after.
   const delay = fc.oneof(
@@ -85,7 +88,8 @@ export function stressCommands(
           search,
           search,
           search,
-          fc.tuple(reader, fc.nat({ max: 3 })).map(([r, back]) => new RepeatSearch(r, back)),
+          repeat,
+          repeat,
           batch,
           batch,
         ];

@@ -134,7 +134,9 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     if (this.owner.op === 'delete') model.files[this.owner.slot % FILE_PATHS.length] = undefined;
     if (this.owner.op === 'release') model.ownerHolds = false;
     for (const event of events.slice(1)) await world.check(event);
-    for (const [i, s] of this.searches.entries()) rememberSearch(model, requests[i] as SearchRequest, s.spec);
+    for (const [i, s] of this.searches.entries()) {
+      rememberSearch(model, requests[i] as SearchRequest, s.spec, readerSlot(model, s.reader));
+    }
   }
 
   /** Simpler batches: the same steps in sequence; one search fewer; the owner step alone; one search alone. */
