@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../bench/mutants/catalog.js';
 import { childEnv } from '../../bench/mutants/suite.js';
 import { treeDirPrefix } from '../../bench/mutants/tree.js';
