@@ -73,9 +73,17 @@ export function stressCommands(
             { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
           )
         : fc.constant(null),
+      fc.oneof(
+        { weight: 1, arbitrary: fc.constant(null) },
+        {
+          weight: 1,
+          arbitrary: fc.record({ reader, spec: searchSpec, everyMs: fc.integer({ min: 1, max: 8 }) }),
+        },
+      ),
     )
     .map(
-      ([owner, searches, ownerDelay, intruder]) => new ParallelBatch(owner, searches, ownerDelay, intruder),
+      ([owner, searches, ownerDelay, intruder, stream]) =>
+        new ParallelBatch(owner, searches, ownerDelay, intruder, stream),
     );
   // fast-check picks each entry alike: repeats weigh searches and batches, the point of a run.
   const readerCommands =
