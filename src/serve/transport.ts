@@ -1,7 +1,7 @@
 import { EmbecodeError } from '../errors.js';
 import type { SearchOptions, SearchResult } from '../index/types.js';
 import { IpcClient } from '../ipc/client.js';
-import type { IpcStatus } from '../ipc/messages.js';
+import type { IpcCatchUp, IpcStatus } from '../ipc/messages.js';
 import { type IpcHandlers, IpcServer } from '../ipc/server.js';
 import { getStrategy } from '../strategies/registry.js';
 import { ownerSocketPath } from './paths.js';
@@ -32,6 +32,8 @@ export interface OwnerLink {
   /** Rejects with IpcUnavailableError (retryable) while nobody serves. */
   search(query: string, options: SearchOptions, timeoutMs?: number): Promise<SearchResult[]>;
   status(timeoutMs?: number): Promise<IpcStatus>;
+  /** Asks the owner to catch up now (see IpcClient.catchUp). */
+  catchUp(timeoutMs?: number): Promise<IpcCatchUp>;
   /** The PID of the owner this link last reached. */
   readonly ownerPid: number | undefined;
   close(): Promise<void>;
@@ -52,6 +54,7 @@ export const ipcTransport: ServeTransport = {
     return {
       search: (query, options, timeoutMs) => client.search(query, options, timeoutMs),
       status: (timeoutMs) => client.status(timeoutMs),
+      catchUp: (timeoutMs) => client.catchUp(timeoutMs),
       get ownerPid() {
         return client.serverPid;
       },
