@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { getStrategy } from '../strategies/registry.js';
-import type { Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { stressCommands } from './commands/index.js';
 import {

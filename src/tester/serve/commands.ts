@@ -50,7 +50,7 @@ export function liveSlot(m: Readonly<ServeModel>, pick: number): number {
 
 function freeSlot(m: Readonly<ServeModel>): number {
   const free = m.alive.indexOf(false);
-  return free < 0 ? 0 : free;
+  return Math.max(free, 0);
 }
 
 /** How long a search or catch-up may take on the client side: a little under the step deadline. */
