@@ -315,16 +315,17 @@ const suffix = fc.string({
 const files = fc.array(fc.record({ slot: fileSlot, spec: fileSpec, suffix }), { minLength: 1, maxLength: 3 });
 const signal = fc.constantFrom<Signal>('SIGKILL', 'SIGTERM');
 
-/** Every command the serve target may generate; `faults` adds the kills. */
+/** Every command the serve target may generate; `faults` adds SIGKILLs and kills in mid-request. */
 export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeCommand>[] {
   const start = fc.constant(null).map(() => new StartServe());
   const search = fc.tuple(serveSlot, searchSpec).map(([v, s]) => new Search(v, s));
   const change = files.map((f) => new ChangeFiles(f));
   const catchUp = serveSlot.map((v) => new CatchUp(v));
+  // Stopping a serve (SIGTERM: an editor closed) is everyday life, not a fault: always generated.
+  const stops = [serveSlot.map((s) => new KillServe(s, 'SIGTERM')), fc.constant(new KillOwner('SIGTERM'))];
   const faults = [
     fc.tuple(serveSlot, signal).map(([s, g]) => new KillServe(s, g)),
-    signal.map((g) => new KillOwner(g)),
-    signal.map((g) => new KillOwner(g)),
+    fc.constant(new KillOwner('SIGKILL')),
     fc
       .tuple(
         signal,
@@ -349,6 +350,7 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
     fc
       .tuple(fc.nat({ max: 1 }), fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const))
       .map(([t, a]) => new Intrude(t, a)),
+    ...stops,
     ...(options.faults ? faults : []),
   ];
 }

@@ -17,6 +17,11 @@ export const SERVE_GOALS: readonly ReachGoal[] = [
   { name: 'a search through a serve', reached: (r) => r.searches > 0 },
   { name: 'a requested catch-up', reached: (r) => Object.keys(r.steps).some((k) => k.endsWith('.catch-up')) },
   { name: 'an intruder kept out', reached: (r) => r.intruderRefused > 0 },
+  { name: 'a serve stopped by SIGTERM', reached: (r) => (r.steps['nemesis.sigterm'] ?? 0) > 0 },
+  {
+    name: 'an owner stopped with a reader alive (a takeover)',
+    reached: (r) => (r.steps['nemesis.takeover'] ?? 0) > 0,
+  },
 ];
 
 export const SERVE_FAULT_GOALS: readonly ReachGoal[] = [
