@@ -10,11 +10,13 @@ import type { StepEvent } from '../history.js';
 import { IntruderClient } from '../intruder/intruder-client.js';
 import { addReach, NO_REACH, type Reach, reachOf } from '../reach.js';
 import { countFaults, type FaultCounts, NO_FAULTS } from '../report.js';
+import { DEFAULTS } from '../settings.js';
 import { StepFailure } from '../world.js';
 import { serveChecker } from './checker.js';
 import { initialServeModel, type ServeCommand } from './commands.js';
 import { ProjectTree } from './project.js';
 import { ServeChild } from './serve-child.js';
+import { TAKEOVER_BOUND_MS } from './takeover-bound.js';
 import { ServeWorld } from './world.js';
 
 export interface ServeDriverOptions {
@@ -127,5 +129,28 @@ export class ServeDriver {
     this.takeovers.push(...world.takeovers);
     this.faultCounts = countFaults(this.faultCounts, steps);
     this.reach = addReach(this.reach, reachOf(steps));
+  }
+}
+
+/**
+ * Runs one fixed serve command sequence outside fast-check (regression tests keep shrunk traces
+ * this way). Resolves with the history; rejects with the failing step's StepFailure.
+ */
+export async function runServeSequence(
+  commands: Iterable<ServeCommand>,
+  options: Partial<Omit<ServeDriverOptions, 'onRun'>> = {},
+): Promise<{ steps: readonly StepEvent[]; takeovers: readonly number[] }> {
+  const driver = new ServeDriver({
+    stepDeadlineMs: options.stepDeadlineMs ?? DEFAULTS.stepDeadlineS * 1000,
+    takeoverBoundMs: options.takeoverBoundMs ?? TAKEOVER_BOUND_MS,
+    ...(options.serveArgs === undefined ? {} : { serveArgs: options.serveArgs }),
+  });
+  try {
+    const steps = await driver.attempt(commands);
+    return { steps, takeovers: driver.takeovers };
+  } catch (error) {
+    throw error instanceof ServeRunFailure ? error.cause : error;
+  } finally {
+    await driver.close();
   }
 }

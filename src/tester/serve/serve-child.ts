@@ -60,6 +60,11 @@ function hook(): void {
   });
 }
 
+/** Serve children started here and not yet exited (tests check none is left). */
+export function liveServeChildren(): number {
+  return live.size;
+}
+
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
 export class ServeChild {

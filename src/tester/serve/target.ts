@@ -4,13 +4,7 @@ import type { ReachGoal } from '../reach.js';
 import { DEFAULTS, type StressSettings } from '../settings.js';
 import { SERVE_COMMAND_CODEC, type ServeCommand, serveCommands } from './commands.js';
 import { ServeDriver, ServeRunFailure } from './driver.js';
-
-/**
- * How long, at most, from an owner's kill until a new owner holds the election lock and the index
- * (with a serve alive to take over). Measured takeovers are well under a second on an idle machine
- * (`npm run bench`, "serve takeover"); the bound leaves room for a loaded one.
- */
-export const TAKEOVER_BOUND_MS = 10_000;
+import { TAKEOVER_BOUND_MS } from './takeover-bound.js';
 
 /** What a passing serve suite must have reached. */
 export const SERVE_GOALS: readonly ReachGoal[] = [
