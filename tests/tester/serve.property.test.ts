@@ -17,7 +17,7 @@ const runs =
 describe('serve target', () => {
   it('real serve processes hold the serve contract through kills, takeovers and file changes', async () => {
     const base = settingsFromEnv('ipc');
-    const summary = await runStress({ ...base, target: 'serve', faults: true, runs, timeLimitS: 60 });
+    const summary = await runStress({ ...base, target: 'serve', faults: true, runs, timeLimitS: 40 });
     expect(summary.status, formatSummary(summary)).toBe('passed');
     // A passing run that never did the interesting things would prove nothing.
     const steps = summary.reach?.steps ?? {};
