@@ -50,6 +50,8 @@ export class ServeWorld {
   readonly electionLock: string;
   /** Every serve started in this run (also dead ones), for the lock checks' "is it ours". */
   private readonly everyPid = new Set<number>();
+  /** ...and their actors, for the stderr of the failure artifact. */
+  private readonly everyActor: ServeActor[] = [];
   private watchError: StepFailure | undefined;
   private watching = true;
   private readonly watcher: Promise<void>;
@@ -82,6 +84,7 @@ export class ServeWorld {
     this.everyPid.add(child.pid);
     const actor = new ServeActor(`serve-${slot + 1}`, child, this.recorder);
     this.serves[slot % MAX_SERVES] = actor;
+    this.everyActor.push(actor);
     return actor.started(this.parts.stepDeadlineMs);
   }
 
@@ -226,18 +229,16 @@ export class ServeWorld {
     this.watching = false;
     await this.watcher;
     await Promise.all(
-      this.serves.map(async (s) => {
-        s?.child.kill('SIGKILL');
-        await s?.child.exited;
+      this.everyActor.map(async (s) => {
+        s.child.kill('SIGKILL');
+        await s.child.exited;
+        await s.close();
       }),
     );
   }
 
   /** The stderr of every serve of this run, for the failure artifact. */
   stderr(): string {
-    return this.serves
-      .filter((s): s is ServeActor => s !== undefined)
-      .map((s) => `--- ${s.actor} (pid ${s.pid})\n${s.child.stderr}`)
-      .join('\n');
+    return this.everyActor.map((s) => `--- ${s.actor} (pid ${s.pid})\n${s.child.stderr}`).join('\n');
   }
 }
