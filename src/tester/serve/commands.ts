@@ -336,14 +336,19 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
       )
       .map(([g, d, v, s, ms]) => new KillOwnerDuring(g, d, v, s, ms)),
   ];
+  // fast-check picks each entry alike: repeats weigh changes, catch-ups and searches, the steps
+  // whose interleaving with starts and stops the contract is about.
   return [
     start,
     start,
     change,
     change,
+    change,
     fileSlot.map((s) => new DeleteFile(s)),
     catchUp,
     catchUp,
+    catchUp,
+    search,
     search,
     search,
     search,
