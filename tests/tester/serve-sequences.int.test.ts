@@ -50,7 +50,7 @@ describe('serve target: kept traces', () => {
       'serve.search ok',
     ]);
     const search = steps.at(-1);
-    const token = (steps[2]?.args.tokens as string[])[0];
+    const token = (steps[2]?.args.tokens as string[] | undefined)?.[0];
     expect(search?.seen).toEqual([token]);
     expect(takeovers).toHaveLength(1);
   });
