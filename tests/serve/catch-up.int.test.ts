@@ -58,7 +58,7 @@ describe('embecode index while embecode serve owns the project', () => {
   it("asks the owner to catch up and prints the owner's summary; the change is searchable at once", async () => {
     const { dir, db } = await setUp();
     const owner = serve(dir, db);
-    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start');
+    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 30_000);
 
     await writeFile(
       join(dir, 'src/new-module.ts'),
@@ -82,10 +82,10 @@ describe('embecode index while embecode serve owns the project', () => {
   it("a catch-up sent to a reader's own socket is run by the owner", async () => {
     const { dir, db } = await setUp();
     const owner = serve(dir, db);
-    await owner.waitEvent('owner role', isRoleEvent('owner'));
+    await owner.waitEvent('owner role', isRoleEvent('owner'), 0, 30_000);
     const reader = serve(dir, db);
-    const role = await reader.waitEvent('reader role', isRoleEvent('reader'));
-    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed');
+    const role = await reader.waitEvent('reader role', isRoleEvent('reader'), 0, 30_000);
+    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed', 0, 30_000);
 
     await writeFile(join(dir, 'src/server/handler.ts'), 'export const zentrifugalPump = 3;\n');
     const client = new IpcClient(role.socket as string);
@@ -116,7 +116,7 @@ describe('embecode index while embecode serve owns the project', () => {
     const owner = serve(dir, db);
     await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 60_000);
     const reader = serve(dir, db);
-    await reader.waitEvent('reader role', isRoleEvent('reader'));
+    await reader.waitEvent('reader role', isRoleEvent('reader'), 0, 30_000);
 
     await write('second');
     const ownerSocket = owner.events.find((e) => e.event === 'role')?.ownerSocket as string;
