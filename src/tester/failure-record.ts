@@ -3,7 +3,7 @@ import type { StepEvent } from './history.js';
 import { StepFailure } from './world.js';
 
 /** One failing run as the report needs it. */
-export interface FailedRun {
+export interface FailedRun<C = StressCommand> {
   readonly steps: readonly StepEvent[];
   readonly stderr: string;
   /** The step that failed the run, when the failure names one. */
@@ -15,16 +15,16 @@ export interface FailedRun {
   /** Longer evidence (result lists side by side; what each process was doing). */
   readonly details?: string;
   /** The commands that ran, in order: what the minimizer and a command replay start from. */
-  readonly commands?: readonly StressCommand[];
+  readonly commands?: readonly C[];
 }
 
 /**
  * The first and the last failing run of one property check: fast-check reports the last
  * failure it saw while shrinking, which is the minimal one; the first is the original.
  */
-export class FailureLog {
-  original: FailedRun | undefined;
-  minimal: FailedRun | undefined;
+export class FailureLog<C = StressCommand> {
+  original: FailedRun<C> | undefined;
+  minimal: FailedRun<C> | undefined;
   /** Runs since the first failure (each one a shrink attempt). */
   shrinkAttempts = 0;
   /** When the first failure was recorded (performance.now()). */
@@ -39,7 +39,7 @@ export class FailureLog {
     stderr: string,
     cause: unknown,
     extraDetails?: string,
-    commands?: readonly StressCommand[],
+    commands?: readonly C[],
   ): void {
     const step = cause instanceof StepFailure ? cause.step.index : undefined;
     const kind = cause instanceof StepFailure ? cause.kind : 'error';

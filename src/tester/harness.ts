@@ -2,23 +2,24 @@ import fc from 'fast-check';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { getStrategy } from '../strategies/registry.js';
-import type { Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { stressCommands } from './commands/index.js';
 import {
+  type CommandCodec,
   deserializeCommands,
   type StressCommand,
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
-import { type FailedRun, replayPathOf } from './failure-record.js';
+import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { COMMON_GOALS, FAULT_GOALS, unreached } from './reach.js';
+import { COMMON_GOALS, FAULT_GOALS, type Reach, type ReachGoal, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
-import { type Counterexample, type StressSummary, toReportStep } from './report.js';
+import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
 import { RunDriver } from './run-driver.js';
+import { serveTarget } from './serve/target.js';
 import { DEFAULTS, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 
@@ -61,7 +62,22 @@ export function replayCommandFor(token: string): string {
  * Every run's directory is deleted when the run ends; a failure is kept as an artifact instead.
  */
 export async function runStress(settings: StressSettings, options: RunOptions = {}): Promise<StressSummary> {
-  const started = performance.now();
+  const onRun = (name: string) => (run: number, failures: FailureLog<unknown>) =>
+    options.onProgress?.({
+      strategy: name,
+      run,
+      runs: settings.runs,
+      ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
+    });
+  if (settings.target === 'serve') return runTarget(serveTarget(settings, onRun('serve')), settings, options);
+  return runTarget(strategyTarget(settings, onRun), settings, options);
+}
+
+/** The strategy target: an owner child, reader children and the intruder on one index file. */
+function strategyTarget(
+  settings: StressSettings,
+  onRun: (name: string) => (run: number, failures: FailureLog<unknown>) => void,
+): StressTarget<StressCommand> {
   const strategy = getStrategy(settings.strategy);
   const faults = settings.faults === true;
   const readers = settings.readers ?? DEFAULTS.readers;
@@ -69,19 +85,56 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     readers,
     stepDeadlineMs: (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000,
     faults,
-    onRun: (run, failures) =>
-      options.onProgress?.({
-        strategy: strategy.name,
-        run,
-        runs: settings.runs,
-        ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
-      }),
+    onRun: onRun(strategy.name),
   });
+  return {
+    name: strategy.name,
+    driver,
+    commands: stressCommands({ faults, readers, intruder: true }),
+    codec: { serialize: serializeCommands, deserialize: deserializeCommands },
+    goals: [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])],
+    failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
+  };
+}
+
+/**
+ * What the harness needs of a target: the commands to generate, a driver that runs them against
+ * real processes, how a replay token carries them, and what a passing suite must have reached.
+ */
+export interface StressTarget<C extends fc.AsyncCommand<object, object>> {
+  /** The name summaries, progress and artifacts show (the strategy, or `serve`). */
+  readonly name: string;
+  readonly driver: TargetDriver<C>;
+  readonly commands: fc.Arbitrary<C>[];
+  readonly codec: CommandCodec<C>;
+  readonly goals: readonly ReachGoal[];
+  /** The cause inside the error the driver's `attempt` rejects with for a failing run, else undefined. */
+  failureCause(error: unknown): { cause: unknown } | undefined;
+}
+
+export interface TargetDriver<C> {
+  readonly failures: FailureLog<C>;
+  readonly runs: number;
+  readonly reach: Reach;
+  readonly faultCounts: FaultCounts;
+  attempt(commands: Iterable<C>): Promise<unknown>;
+  stillFails(commands: readonly C[]): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function runTarget<C extends fc.AsyncCommand<object, object>>(
+  target: StressTarget<C>,
+  settings: StressSettings,
+  options: RunOptions,
+): Promise<StressSummary> {
+  const started = performance.now();
+  const faults = settings.faults === true;
+  const { driver } = target;
   const failures = driver.failures;
   let shrunkFurther = 0;
 
   const property = fc.asyncProperty(
-    fc.commands(stressCommands({ faults, readers, intruder: true }), {
+    fc.commands(target.commands, {
       maxCommands: settings.maxCommands,
       // Longer sequences than fast-check's default size: races need a few writes to race.
       size: 'max',
@@ -93,20 +146,22 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
       if (failures.shrinkAttempts > SHRINK_BUDGET) return;
       if (failures.failedAt !== undefined && performance.now() - failures.failedAt > SHRINK_TIME_MS) return;
-      await driver.attempt(commands).catch((error: unknown) => {
-        throw error instanceof RunFailure ? error.cause : error;
+      // fast-check's own iterable (commandsThatRan reads it), its elements typed as the target's.
+      await driver.attempt(commands as Iterable<C>).catch((error: unknown) => {
+        throw target.failureCause(error)?.cause ?? error;
       });
     },
   );
 
   /** A replay of a token that carries its commands: exactly those, once, no generation. */
-  const replayCommands = async (commands: readonly StressCommand[]) => {
+  const replayCommands = async (commands: readonly C[]) => {
     try {
       await driver.attempt(commands);
       return { failed: false as const };
     } catch (error) {
-      if (!(error instanceof RunFailure)) throw error;
-      return { failed: true as const, error: error.cause };
+      const failure = target.failureCause(error);
+      if (failure === undefined) throw error;
+      return { failed: true as const, error: failure.cause };
     }
   };
 
@@ -121,14 +176,14 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
               ? {}
               : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
           })
-        : await replayAsDetails(await replayCommands(deserializeCommands(settings.commands)));
+        : await replayAsDetails(await replayCommands(target.codec.deserialize(settings.commands)));
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
         failures.minimal.commands,
         (candidate) => driver.stillFails(candidate),
         MINIMIZE_DEFAULTS,
-        simplerVersions,
+        (command: C) => simplerVersions(command),
       );
       if (process.env.EMBECODE_DEBUG)
         process.stderr.write(
@@ -136,15 +191,12 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         );
       shrunkFurther = reduced.removed;
     }
-    const common = { strategy: strategy.name, seed: settings.seed };
+    const common = { strategy: target.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
       // A passing suite that never reached what it exists to test proves nothing: it fails.
       const isSuite = settings.commands === undefined && settings.path === undefined;
-      const missed =
-        isSuite && details.numRuns >= DEFAULTS.runs
-          ? unreached(driver.reach, [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])])
-          : [];
+      const missed = isSuite && details.numRuns >= DEFAULTS.runs ? unreached(driver.reach, target.goals) : [];
       return {
         ...common,
         status: missed.length === 0 ? 'passed' : 'failed',
@@ -169,13 +221,13 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
     }
-    const counterexample = describeFailure(strategy, settings, details, minimal, original, shrunkFurther);
+    const counterexample = describeFailure(target, settings, details, minimal, original, shrunkFurther);
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
         ? undefined
         : writeFailureArtifact(root, {
-            strategy: strategy.name,
+            strategy: target.name,
             seed: settings.seed,
             counterexample,
             original: original.steps,
@@ -221,8 +273,8 @@ export function artifactsRootFromEnv(env: NodeJS.ProcessEnv = process.env): stri
   return root;
 }
 
-function describeFailure(
-  strategy: Strategy,
+function describeFailure<C extends fc.AsyncCommand<object, object>>(
+  target: StressTarget<C>,
   settings: StressSettings,
   details: {
     readonly counterexample: readonly unknown[] | null;
@@ -230,17 +282,16 @@ function describeFailure(
     readonly numShrinks: number;
     readonly errorInstance: unknown;
   },
-  minimal: FailedRun,
-  original: FailedRun,
+  minimal: FailedRun<C>,
+  original: FailedRun<C>,
   shrunkFurther: number,
 ): Counterexample {
   const token = encodeReplayToken({
     ...settings,
-    strategy: strategy.name,
     path: details.counterexamplePath ?? settings.path ?? '',
     replayPath: replayPathOf(String(details.counterexample?.[0] ?? '')),
     // The commands themselves, so a replay runs exactly the minimal sequence.
-    ...(minimal.commands === undefined ? {} : { commands: serializeCommands(minimal.commands) }),
+    ...(minimal.commands === undefined ? {} : { commands: target.codec.serialize(minimal.commands) }),
   });
   const steps = minimal.steps.map(toReportStep);
   return {
