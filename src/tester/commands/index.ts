@@ -77,7 +77,12 @@ export function stressCommands(
         { weight: 1, arbitrary: fc.constant(null) },
         {
           weight: 1,
-          arbitrary: fc.record({ reader, spec: searchSpec, everyMs: fc.integer({ min: 1, max: 8 }) }),
+          arbitrary: fc.record({
+            reader,
+            spec: searchSpec,
+            everyMs: fc.integer({ min: 1, max: 8 }),
+            afterMs: delay,
+          }),
         },
       ),
     )

@@ -44,6 +44,11 @@ export interface BatchStream {
   readonly reader: number;
   readonly spec: SearchSpec;
   readonly everyMs: number;
+  /**
+   * When the first search goes (ms after the batch starts). Later than the owner step, the stream
+   * meets a write already under way (a lock already taken) instead of holding the owner off.
+   */
+  readonly afterMs?: number;
 }
 
 /** A stream sends at most this many searches, however long the owner step takes. */
@@ -126,6 +131,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       const stream = this.stream;
       if (stream === null || streamRequest === undefined) return [];
       const reader = world.reader(readerSlot(model, stream.reader));
+      if ((stream.afterMs ?? 0) > 0) await sleep(stream.afterMs);
       const sent: Promise<StepEvent>[] = [];
       while (sent.length < STREAM_MAX_SEARCHES) {
         const last = ownerDone;
@@ -231,7 +237,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     const stream =
       this.stream === null
         ? ''
-        : ` || reader-${this.stream.reader + 1} ${describeSearch(this.stream.spec)} every ${this.stream.everyMs} ms`;
+        : ` || reader-${this.stream.reader + 1} ${describeSearch(this.stream.spec)} every ${this.stream.everyMs} ms${(this.stream.afterMs ?? 0) > 0 ? ` from ${this.stream.afterMs} ms` : ''}`;
     const delay = this.ownerDelayMs > 0 ? ` (owner after ${this.ownerDelayMs} ms)` : '';
     return `parallel(${owner}${delay} || ${searches}${intruder}${stream})`;
   }
