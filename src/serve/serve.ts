@@ -121,7 +121,11 @@ const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
 const DEFAULT_FORWARD_WAIT_MS = 10_000;
 const WATCH_INTERVAL_MS = 50;
 const CLOSE_GRACE_MS = 2_000;
-const OWNER_STATUS_TIMEOUT_MS = 2_000;
+/**
+ * How long a reader's status waits for the owner's. Below the 2 s `embecode status` gives each
+ * process: a reader whose owner is frozen must still answer in time, saying so (`ownerReachable`).
+ */
+const OWNER_STATUS_TIMEOUT_MS = 1_000;
 
 type IndexOutcome = Extract<ServeEvent, { event: 'indexed' | 'index-failed' }>;
 
