@@ -32,6 +32,8 @@ const PIPELINE = Number(process.env.BENCH_LOAD_PIPELINE ?? 64);
 const FLOOD_TOP_K = Number(process.env.BENCH_LOAD_TOPK ?? 1000);
 const WARMUP = 20;
 const START_TIMEOUT_MS = 300_000;
+/** SIGTERM to exit; beyond this the owner is SIGKILLed and the stop reported as failed. */
+const STOP_TIMEOUT_MS = 30_000;
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'embecode.js');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -64,6 +66,7 @@ interface Owner {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   alive(): boolean;
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderrTail(): string;
 }
 
 /** Starts `embecode serve` and resolves once it owns the index and has indexed the repository. */
@@ -111,9 +114,10 @@ async function startOwner(repo: string, dbPath: string): Promise<Owner> {
     socket,
     exited,
     alive: () => exit === undefined,
+    stderrTail: () => stderr,
     stop: async () => {
       if (exit === undefined) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       const outcome = await exited;
       clearTimeout(timer);
       return outcome;
@@ -261,8 +265,11 @@ export async function ipcLoad(): Promise<void> {
     console.log(
       `owner descriptors: ${fdsBefore} before the clients, ${fdsAfter} after they left (${fdsAfter - fdsBefore} leaked); owner crashed: ${crashed ? 'YES' : 'no'}`,
     );
+    const stopAt = performance.now();
     const stopped = await owner.stop();
-    console.log(`owner stop after SIGTERM: exit ${stopped.code ?? stopped.signal}`);
+    console.log(
+      `owner stop after SIGTERM: exit ${stopped.code ?? stopped.signal} in ${ms(performance.now() - stopAt)} ms${stopped.code === 0 ? '' : `; stderr: ${owner.stderrTail().slice(-600)}`}`,
+    );
   } finally {
     for (const c of clients) c.socket.destroy();
     if (owner?.alive()) await owner.stop();

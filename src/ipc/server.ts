@@ -389,6 +389,8 @@ class ServerConnection {
       settle = resolve;
     });
     const cancel = () => {
+      // Also when the client left: a pending deadline timer would keep the process alive for it.
+      clearTimeout(timer);
       if (ticket.cancel()) settle();
       else controller.abort(new Error(`request ${request.id} cancelled`));
     };

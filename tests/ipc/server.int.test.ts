@@ -776,6 +776,8 @@ describe('ipc under slow, idle and flooding clients', () => {
     );
     const r = await raw(path);
     await r.next((f) => f.hello !== undefined);
+    const timers = () => process.getActiveResourcesInfo().filter((what) => what === 'Timeout').length;
+    const timersBefore = timers();
     r.socket.write(
       Buffer.concat(
         Array.from({ length: 20 }, (_, i) =>
@@ -791,6 +793,8 @@ describe('ipc under slow, idle and flooding clients', () => {
       'no request left queued or running',
     );
     expect({ started, stopped }).toEqual({ started: 1, stopped: 1 });
+    // Their deadline timers went with them: 20 left pending would keep a stopping owner alive 30 s.
+    expect(timers()).toBeLessThan(timersBefore + 5);
   });
 
   it("a handler's unavailable error keeps its reason: an owner not answering is a timeout", async () => {
