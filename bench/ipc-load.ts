@@ -129,6 +129,8 @@ async function startOwner(repo: string, dbPath: string): Promise<Owner> {
 interface LoadClient {
   readonly socket: Socket;
   readonly replies: Map<string, number>;
+  /** The server closed it to make room for a new connection (it was the idlest). */
+  evicted: boolean;
   stopSending(): void;
   readonly closed: Promise<void>;
 }
@@ -158,21 +160,27 @@ async function openLoadClient(path: string, flood: { pipeline: number; queries: 
       if (!decoded.ok) continue;
       const frame = decoded.frame;
       if (frame.hello !== undefined) continue;
+      if (frame.id === null) {
+        // A connection-wide error: an idle one closed to make room says so before the server hangs up.
+        client.evicted = /idle the longest/.test(String((frame.error as { message?: unknown })?.message));
+        continue;
+      }
       const kind =
         frame.ok === true ? 'ok' : String((frame.error as { kind?: unknown } | undefined)?.kind ?? '?');
       replies.set(kind, (replies.get(kind) ?? 0) + 1);
       send(); // one answered, one more: the pipeline stays full
     }
   });
-  if (flood !== undefined) for (let i = 0; i < flood.pipeline; i++) send();
   const client: LoadClient = {
     socket,
     replies,
+    evicted: false,
     closed,
     stopSending: () => {
       sending = false;
     },
   };
+  if (flood !== undefined) for (let i = 0; i < flood.pipeline; i++) send();
   return client;
 }
 
@@ -225,9 +233,9 @@ export async function ipcLoad(): Promise<void> {
       clearInterval(sampler);
     }
     const hwm = procStatusKib(pid, 'VmHWM');
-    const idleEvicted = clients
-      .slice(0, IDLE)
-      .filter((c) => c.socket.destroyed || c.socket.readableEnded).length;
+    const idleClients = clients.slice(0, IDLE);
+    const idleEvicted = idleClients.filter((c) => c.evicted).length;
+    const idleClosed = idleClients.filter((c) => c.socket.destroyed || c.socket.readableEnded).length;
 
     for (const c of flooders) c.stopSending();
     for (const c of clients) c.socket.destroy();
@@ -260,7 +268,7 @@ export async function ipcLoad(): Promise<void> {
       `owner RSS: idle ${mib(idleRss)} MiB, peak under load ${mib(peakRss)} MiB (${(peakRss / idleRss).toFixed(2)}x, target <= 2x); VmHWM ${mib(hwm)} MiB (includes indexing)`,
     );
     console.log(
-      `flood replies: ${[...flood].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; idle connections closed to make room: ${idleEvicted} of ${IDLE}`,
+      `flood replies: ${[...flood].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; idle connections closed by the owner: ${idleClosed} of ${IDLE} (${idleEvicted} to make room for new ones, the others after the idle timeout)`,
     );
     console.log(
       `owner descriptors: ${fdsBefore} before the clients, ${fdsAfter} after they left (${fdsAfter - fdsBefore} leaked); owner crashed: ${crashed ? 'YES' : 'no'}`,
