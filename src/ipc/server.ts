@@ -60,8 +60,8 @@ export interface IpcServerOptions {
   /** Requests in flight (queued or running) per connection beyond this are answered `busy` (default 64). */
   readonly maxInFlight?: number;
   /**
-   * Requests run at once over all connections (default 2); the others wait their turn, one
-   * connection after the other (see fair-scheduler.ts).
+   * Requests run at once over all connections (default 2); the others wait, the least served
+   * connection's first (see fair-scheduler.ts).
    */
   readonly maxConcurrentRequests?: number;
   /** `close()` waits this long for requests in flight before it cuts connections (default 5 s). */
