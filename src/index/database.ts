@@ -226,14 +226,22 @@ export class Database {
         conn.interrupt();
         repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
       };
+      // Interrupting ends with the task: its ROLLBACK or COMMIT must not be interrupted.
+      const quiet = () => {
+        signal?.removeEventListener('abort', interrupt);
+        clearInterval(repeat);
+      };
       signal?.addEventListener('abort', interrupt, { once: true });
       try {
-        return await this.snapshotOn(conn, task);
+        return await this.snapshotOn(conn, task, quiet);
       } catch (error) {
-        throw signal?.aborted === true ? signal.reason : error;
+        if (signal?.aborted !== true) throw error;
+        quiet();
+        // Should an interrupt still have met the ROLLBACK, leave no transaction open for the next task.
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw signal.reason;
       } finally {
-        clearInterval(repeat);
-        signal?.removeEventListener('abort', interrupt);
+        quiet();
       }
     });
   }
@@ -241,6 +249,7 @@ export class Database {
   private async snapshotOn<T>(
     conn: DuckDBConnection,
     task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>,
+    taskSettled: () => void,
   ): Promise<T> {
     const started = this.commitGate.run(async () => {
       await conn.run(BEGIN_SNAPSHOT);
@@ -271,9 +280,11 @@ export class Database {
       const { pending } = await started;
       result = await pending;
     } catch (error) {
+      taskSettled();
       await conn.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
+    taskSettled();
     await conn.run('COMMIT');
     return result;
   }
