@@ -1,5 +1,6 @@
 import { electionRace } from './election.js';
 import { indexSearch } from './index-search.js';
+import { ipcLoad } from './ipc-load.js';
 import { serveStress, serveTakeover } from './serve.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
@@ -38,6 +39,12 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'strategy-latency',
     description: 'ipc: a search through the owner next to the same search in the owner process',
     run: strategyLatency,
+  },
+  {
+    name: 'ipc-load',
+    description:
+      'the owner socket under 128 idle + 20 flooding clients: a well-behaved client p50/p99, owner RSS, fds',
+    run: ipcLoad,
   },
   {
     name: 'strategy-costs',

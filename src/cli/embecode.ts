@@ -15,8 +15,14 @@ import type { SearchMode, SearchResult } from '../index/types.js';
 import { assertDirectory } from '../index/walker.js';
 import { isRetryableIpcError } from '../ipc/errors.js';
 import { serveCommand } from '../serve/command.js';
-import { listServeProcesses, type OwnerView, throughOwnerOrDirect } from '../serve/role.js';
-import { EXIT_OK, runCli } from './exit.js';
+import {
+  listServeProcesses,
+  OwnerNotAnsweringError,
+  type OwnerView,
+  type Routed,
+  throughOwnerOrDirect,
+} from '../serve/role.js';
+import { EXIT_OK, EXIT_USAGE, oneLine, runCli } from './exit.js';
 
 const PROG = 'embecode';
 const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'bm25'];
@@ -341,44 +347,65 @@ type IndexFacts = {
   embedder: string | null;
 };
 
+/** How long `status` waits for an owner that holds the index but does not answer (`search` waits 10 s). */
+const STATUS_OWNER_WAIT_MS = 4_000;
+
 async function statusCommand(opts: { db?: string; dir: string; json?: boolean }): Promise<number> {
   const dbPath = await resolveDbPath({ db: opts.db, dir: opts.dir });
-  // While a live owner holds the index, its lock refuses a direct open: ask the owner instead.
-  const routed = await throughOwnerOrDirect<IndexFacts>(dbPath, {
-    viaOwner: async (client) => {
-      const s = await client.status();
-      return {
-        files: s.files,
-        chunks: s.chunks,
-        postings: typeof s.postings === 'number' ? s.postings : null,
-        dimensions: typeof s.dimensions === 'number' ? s.dimensions : null,
-        embedder: typeof s.embedder === 'string' ? s.embedder : null,
-      };
+  // While a live owner holds the index, its lock refuses a direct open: ask the owner instead. The
+  // serve processes are listed meanwhile, and also when the owner does not answer: the listing is
+  // what shows which process is stuck.
+  const serveList = listServeProcesses(dbPath);
+  serveList.catch(() => undefined); // awaited below; a failure of the routing comes first
+  const routing = throughOwnerOrDirect<IndexFacts>(
+    dbPath,
+    {
+      viaOwner: async (client) => {
+        const s = await client.status();
+        return {
+          files: s.files,
+          chunks: s.chunks,
+          postings: typeof s.postings === 'number' ? s.postings : null,
+          dimensions: typeof s.dimensions === 'number' ? s.dimensions : null,
+          embedder: typeof s.embedder === 'string' ? s.embedder : null,
+        };
+      },
+      direct: async () => {
+        const db = await Database.open(dbPath, { mode: 'reader' });
+        try {
+          return await db.stats();
+        } finally {
+          db.close();
+        }
+      },
     },
-    direct: async () => {
-      const db = await Database.open(dbPath, { mode: 'reader' });
-      try {
-        return await db.stats();
-      } finally {
-        db.close();
-      }
-    },
+    { waitMs: STATUS_OWNER_WAIT_MS },
+  ).catch((error: unknown) => {
+    if (error instanceof OwnerNotAnsweringError) return error;
+    throw error;
   });
-  const stats = routed.value;
-  const serving = await listServeProcesses(dbPath);
+  const [answered, serving] = await Promise.all([routing, serveList]);
+  const unanswered = answered instanceof OwnerNotAnsweringError ? answered : undefined;
+  const routed = unanswered === undefined ? (answered as Routed<IndexFacts>) : undefined;
+  const nothing: IndexFacts = { files: 0, chunks: 0, postings: null, dimensions: null, embedder: null };
+  const stats = routed?.value ?? nothing;
   const sizeBytes = (await fileSize(dbPath)) + (await fileSize(`${dbPath}.wal`));
+  const owner = routed?.owner ?? (unanswered as OwnerNotAnsweringError).owner;
   const status = {
     db: dbPath,
-    files: stats.files,
-    chunks: stats.chunks,
+    // Unknown (null) when the owner did not answer.
+    files: routed === undefined ? null : stats.files,
+    chunks: routed === undefined ? null : stats.chunks,
     postings: stats.postings,
     dimensions: stats.dimensions,
     embedder: stats.embedder,
     sizeBytes,
     // The role a process starting on this index now would get: reader while a live owner exists.
-    role: routed.owner.pid === undefined ? 'owner' : 'reader',
-    owner: ownerJson(routed.owner),
-    via: routed.via,
+    role: owner.pid === undefined ? 'owner' : 'reader',
+    owner: ownerJson(owner),
+    via: routed?.via ?? null,
+    ownerAnswering: unanswered === undefined,
+    ...(unanswered === undefined ? {} : { error: unanswered.message }),
     serve: serving,
   };
   if (opts.json) {
@@ -388,14 +415,18 @@ async function statusCommand(opts: { db?: string; dir: string; json?: boolean })
     const servingText = serving.map((p) => `pid ${p.pid} ${p.role}`).join(', ');
     process.stdout.write(
       `index      ${dbPath}\n` +
-        `files      ${stats.files}\n` +
-        `chunks     ${stats.chunks}\n` +
+        `files      ${status.files ?? '? (the owner did not answer)'}\n` +
+        `chunks     ${status.chunks ?? '?'}\n` +
         `dimensions ${stats.dimensions ?? '?'} (${stats.embedder ?? '?'})\n` +
         `size       ${(sizeBytes / (1024 * 1024)).toFixed(1)} MiB\n` +
         `owner      ${owner === null ? 'none (no serve process owns this index)' : `pid ${owner.pid}${owner.since === null ? '' : ` since ${owner.since}`}`}\n` +
         `role       ${status.role} (what a process starting now would be)\n` +
         `serving    ${servingText === '' ? 'none' : servingText}\n`,
     );
+  }
+  if (unanswered !== undefined) {
+    process.stderr.write(`${PROG}: ${oneLine(unanswered.message)}\n`);
+    return EXIT_USAGE;
   }
   return EXIT_OK;
 }

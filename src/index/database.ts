@@ -103,6 +103,9 @@ export interface VectorCacheView {
  * `close()` closes both connections and then the instance: only then does DuckDB drop its OS lock
  * (closing the instance with a connection still open keeps the lock).
  */
+/** How often a cancelled snapshot interrupts its connection again, until its task gives up. */
+const INTERRUPT_REPEAT_MS = 20;
+
 export class Database {
   readonly path: string;
   readonly mode: AccessMode;
@@ -203,45 +206,87 @@ export class Database {
    * task's synchronous start, before its first `await`: commits wait for that start to end.
    * The task must not wait for a write or a cache load: a load queued on the write queue waits for
    * the read queue this task holds.
+   *
+   * `signal` cancels: aborted before its turn, the task never runs; aborted while it runs, the read
+   * connection is interrupted (DuckDB stops the statement; the transaction is rolled back), so a
+   * search nobody waits for any more stops using CPU. Either way it rejects with the signal's reason.
    */
-  snapshot<T>(task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>): Promise<T> {
+  snapshot<T>(
+    task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return this.readQueue.run(async () => {
+      signal?.throwIfAborted();
       const conn = this.connection('read');
-      const started = this.commitGate.run(async () => {
-        await conn.run(BEGIN_SNAPSHOT);
-        const cache = this.loaded;
-        let current = true;
-        const view =
-          cache === undefined
-            ? undefined
-            : {
-                search: (query: Float32Array, limit: number, prefix: string | null) => {
-                  if (!current) {
-                    throw new EmbecodeError(
-                      'internal',
-                      'vector cache read after its snapshot began; use it before the first await',
-                    );
-                  }
-                  return cache.search(query, limit, prefix);
-                },
-              };
-        try {
-          return { pending: task(conn, view) };
-        } finally {
-          current = false;
-        }
-      });
-      let result: T;
+      // Only this task uses the read connection now (the queue), so the interrupt stops nothing else.
+      // An interrupt that lands between two statements is lost (DuckDB forgets it), so it repeats
+      // until the task gives up.
+      let repeat: NodeJS.Timeout | undefined;
+      const interrupt = () => {
+        conn.interrupt();
+        repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
+      };
+      // Interrupting ends with the task: its ROLLBACK or COMMIT must not be interrupted.
+      const quiet = () => {
+        signal?.removeEventListener('abort', interrupt);
+        clearInterval(repeat);
+      };
+      signal?.addEventListener('abort', interrupt, { once: true });
       try {
-        const { pending } = await started;
-        result = await pending;
+        return await this.snapshotOn(conn, task, quiet);
       } catch (error) {
+        if (signal?.aborted !== true) throw error;
+        quiet();
+        // Should an interrupt still have met the ROLLBACK, leave no transaction open for the next task.
         await conn.run('ROLLBACK').catch(() => undefined);
-        throw error;
+        throw signal.reason;
+      } finally {
+        quiet();
       }
-      await conn.run('COMMIT');
-      return result;
     });
+  }
+
+  private async snapshotOn<T>(
+    conn: DuckDBConnection,
+    task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>,
+    taskSettled: () => void,
+  ): Promise<T> {
+    const started = this.commitGate.run(async () => {
+      await conn.run(BEGIN_SNAPSHOT);
+      const cache = this.loaded;
+      let current = true;
+      const view =
+        cache === undefined
+          ? undefined
+          : {
+              search: (query: Float32Array, limit: number, prefix: string | null) => {
+                if (!current) {
+                  throw new EmbecodeError(
+                    'internal',
+                    'vector cache read after its snapshot began; use it before the first await',
+                  );
+                }
+                return cache.search(query, limit, prefix);
+              },
+            };
+      try {
+        return { pending: task(conn, view) };
+      } finally {
+        current = false;
+      }
+    });
+    let result: T;
+    try {
+      const { pending } = await started;
+      result = await pending;
+    } catch (error) {
+      taskSettled();
+      await conn.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    taskSettled();
+    await conn.run('COMMIT');
+    return result;
   }
 
   /**

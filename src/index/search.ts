@@ -69,9 +69,10 @@ export class Searcher {
 
   /**
    * Results best first. A query with no searchable terms (empty, punctuation only) has no honest
-   * answer but "nothing matches": it returns an empty list rather than failing.
+   * answer but "nothing matches": it returns an empty list rather than failing. An aborted `signal`
+   * stops the search (see Database.snapshot) and rejects with its reason.
    */
-  async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
+  async search(query: string, options: SearchOptions = {}, signal?: AbortSignal): Promise<SearchResult[]> {
     const mode: SearchMode = options.mode ?? 'hybrid';
     const topK = options.topK ?? DEFAULT_TOP_K;
     const prefix = options.pathPrefix ?? null;
@@ -82,6 +83,7 @@ export class Searcher {
     const embedding = mode === 'bm25' ? undefined : await this.queryEmbedding(query);
     if (mode === 'vector' && embedding === undefined) return [];
     if (embedding !== undefined) await this.db.vectorCache()?.catch(() => undefined);
+    signal?.throwIfAborted();
     return this.db.snapshot(async (conn, cache) => {
       if (mode === 'bm25')
         return withoutContent(await withContent(conn, await bm25(conn, terms, topK, prefix)));
@@ -105,7 +107,7 @@ export class Searcher {
       const lookahead = Math.max(topK * 2, DEFINITION_LOOKAHEAD);
       const head = await withContent(conn, fuse([lexical, semantic], lookahead));
       return definitionsFirst(head, query).slice(0, topK);
-    });
+    }, signal);
   }
 
   /** The query's embedding, or undefined for the zero vector (nothing to be similar to). */

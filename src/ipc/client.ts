@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { EmbecodeError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import type { SearchOptions, SearchResult } from '../index/types.js';
-import { IpcRemoteError, IpcUnavailableError } from './errors.js';
+import { formatDuration, IpcRemoteError, IpcUnavailableError, isIpcUnavailableReason } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, type DecodedFrame, encodeFrame, FrameDecoder } from './frame-codec.js';
 import {
   clientHello,
@@ -241,7 +241,7 @@ class Connection {
           fail(
             new IpcUnavailableError(
               'timeout',
-              `no ipc handshake from ${socketPath} within ${options.connectTimeoutMs} ms; the owner may be busy or hung; retry`,
+              `no ipc handshake from ${socketPath} within ${formatDuration(options.connectTimeoutMs)}; the owner may be busy or hung; retry`,
             ),
           ),
         options.connectTimeoutMs,
@@ -310,7 +310,7 @@ class Connection {
         reject(
           new IpcUnavailableError(
             'timeout',
-            `the owner serving ${this.socketPath} (process ${this.hello.pid}) did not answer '${method}' within ${timeoutMs} ms; retry`,
+            `the owner serving ${this.socketPath} (process ${this.hello.pid}) did not answer '${method}' within ${formatDuration(timeoutMs)}; retry`,
           ),
         );
       }, timeoutMs);
@@ -354,7 +354,9 @@ class Connection {
       if (response.id === null) {
         // The server could not tie an error to a request: it concerns the connection as a whole.
         const error = response.ok ? undefined : response.error;
-        this.abort(remoteError(this.socketPath, error?.kind ?? 'internal', error?.message ?? 'unknown'));
+        this.abort(
+          remoteError(this.socketPath, error?.kind ?? 'internal', error?.message ?? 'unknown', error?.reason),
+        );
         return;
       }
       const waiter = this.pending.get(response.id);
@@ -362,7 +364,10 @@ class Connection {
       this.pending.delete(response.id);
       clearTimeout(waiter.timer);
       if (response.ok) waiter.resolve(response.result);
-      else waiter.reject(remoteError(this.socketPath, response.error.kind, response.error.message));
+      else
+        waiter.reject(
+          remoteError(this.socketPath, response.error.kind, response.error.message, response.error.reason),
+        );
     }
   }
 
@@ -388,8 +393,12 @@ class Connection {
   }
 }
 
-function remoteError(socketPath: string, kind: string, message: string): Error {
-  if (kind === 'unavailable') return new IpcUnavailableError('shutting-down', `${socketPath}: ${message}`);
+function remoteError(socketPath: string, kind: string, message: string, reason?: string): Error {
+  if (kind === 'unavailable') {
+    // A server that names no reason is one of before reasons were sent: those only said it for shutdown.
+    const why = isIpcUnavailableReason(reason) ? reason : 'shutting-down';
+    return new IpcUnavailableError(why, `${socketPath}: ${message}`);
+  }
   if (kind === 'busy') return new IpcUnavailableError('busy', `${socketPath}: ${message}`);
   if (kind === 'timeout') return new IpcUnavailableError('timeout', `${socketPath}: ${message}`);
   return new IpcRemoteError(kind, message);

@@ -11,6 +11,28 @@ import { EmbecodeError, type EmbecodeErrorKind } from '../errors.js';
  */
 export type IpcUnavailableReason = 'no-socket' | 'refused' | 'closed' | 'timeout' | 'busy' | 'shutting-down';
 
+const REASONS: ReadonlySet<string> = new Set<IpcUnavailableReason>([
+  'no-socket',
+  'refused',
+  'closed',
+  'timeout',
+  'busy',
+  'shutting-down',
+]);
+
+export function isIpcUnavailableReason(value: unknown): value is IpcUnavailableReason {
+  return typeof value === 'string' && REASONS.has(value);
+}
+
+/** A duration for people: `250 ms`, `1.5 s`, `10 s` (never `9999.998006 ms`). */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return `${ms} ms`;
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1_000;
+  if (seconds < 10) return `${Number(seconds.toFixed(1))} s`;
+  return `${Math.round(seconds)} s`;
+}
+
 /**
  * The owner cannot answer now; trying again later (or after owner election) may succeed. Its kind
  * is `io` because src/errors.ts has no `unavailable` kind; `retryable` is what callers test.

@@ -83,9 +83,13 @@ export class FrameDecoder {
     return this.stopped;
   }
 
-  /** True when a frame has started but is not complete (a peer hanging up now cut it short). */
+  /**
+   * True when a frame has started but is not complete (a peer hanging up now cut it short). A frame
+   * whose header is read and whose body is still to come counts: nothing is buffered then, but a
+   * peer that sends a length and stops is as stuck as one that stops within the body.
+   */
   get midFrame(): boolean {
-    return this.buffered > 0 && this.stopped === undefined;
+    return (this.buffered > 0 || this.expected !== undefined) && this.stopped === undefined;
   }
 
   push(chunk: Uint8Array): DecodedFrame[] {

@@ -101,6 +101,11 @@ export type IpcErrorKind = string;
 export interface IpcErrorBody {
   readonly kind: IpcErrorKind;
   readonly message: string;
+  /**
+   * For `unavailable`: why (an IpcUnavailableReason: `timeout` for an owner that is alive but does
+   * not answer, `shutting-down`, `no-socket`, ...). Absent from older servers: read as `shutting-down`.
+   */
+  readonly reason?: string;
 }
 
 export type IpcResponse =
@@ -257,7 +262,8 @@ export function parseResponse(frame: Record<string, unknown>): IpcResponse {
         `error response needs error.kind and error.message: ${preview(frame)}`,
       );
     }
-    return { id, ok: false, error: { kind: error.kind, message: error.message } };
+    const reason = typeof error.reason === 'string' ? { reason: error.reason.slice(0, 40) } : {};
+    return { id, ok: false, error: { kind: error.kind, message: error.message, ...reason } };
   }
   throw new InvalidMessage('bad-request', `response needs "ok": true or false: ${preview(frame)}`);
 }

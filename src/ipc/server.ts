@@ -5,11 +5,13 @@ import { EmbecodeError } from '../errors.js';
 import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
 import type { SearchResult } from '../index/types.js';
 import { onTerminate } from '../process/cleanup.js';
-import { IpcUnavailableError } from './errors.js';
+import { formatDuration, IpcUnavailableError } from './errors.js';
+import { FairScheduler } from './fair-scheduler.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import {
   InvalidMessage,
   type IpcCatchUp,
+  type IpcErrorBody,
   type IpcRequest,
   type IpcResponse,
   type IpcStatus,
@@ -23,12 +25,16 @@ import {
 } from './messages.js';
 import { checkSocketPathLength, preparePrivateDir } from './socket-dir.js';
 
-/** What the server does for each method. Throwing IpcUnavailableError answers `unavailable`. */
+/**
+ * What the server does for each method. Throwing IpcUnavailableError answers `unavailable` (with
+ * its reason). `signal` aborts when the request's deadline passes or its client leaves: work still
+ * running then should stop (its answer is no longer wanted and nobody will read it).
+ */
 export interface IpcHandlers {
-  search(params: SearchParams): Promise<SearchResult[]>;
-  status(): Promise<IpcStatus>;
+  search(params: SearchParams, signal: AbortSignal): Promise<SearchResult[]>;
+  status(signal: AbortSignal): Promise<IpcStatus>;
   /** Optional: a server without it answers `unknown-method`. */
-  catchUp?(): Promise<IpcCatchUp>;
+  catchUp?(signal: AbortSignal): Promise<IpcCatchUp>;
 }
 
 export interface IpcServerOptions {
@@ -36,16 +42,28 @@ export interface IpcServerOptions {
   readonly maxFrameBytes?: number;
   /** A client must send its hello within this time (default 5 s). */
   readonly handshakeTimeoutMs?: number;
-  /** A connection with nothing in flight and no traffic for this long is closed (default 10 min; 0: never). */
+  /** A connection with nothing in flight and no traffic for this long is closed (default 60 s; 0: never). */
   readonly idleTimeoutMs?: number;
-  /** A frame must arrive whole within this time of its first byte (default 10 s). */
+  /** A frame must arrive whole within this time of its first byte, header included (default 10 s). */
   readonly frameTimeoutMs?: number;
-  /** A request not answered within this time gets a `timeout` error (default 30 s). */
+  /**
+   * A request not answered within this time of its arrival gets a `timeout` error (default 30 s);
+   * if it has not started it never does, if it runs its handler's signal aborts.
+   */
   readonly requestTimeoutMs?: number;
-  /** Connections beyond this are told `busy` and closed (default 128). */
+  /**
+   * At most this many connections (default 128). A new one at the limit takes the place of the
+   * connection idle the longest (nothing in flight), which is told `busy` and closed; only when
+   * every connection has work in flight is the new one told `busy`.
+   */
   readonly maxConnections?: number;
-  /** Requests in flight per connection beyond this are answered `busy` (default 64). */
+  /** Requests in flight (queued or running) per connection beyond this are answered `busy` (default 64). */
   readonly maxInFlight?: number;
+  /**
+   * Requests run at once over all connections (default 2); the others wait, the least served
+   * connection's first (see fair-scheduler.ts).
+   */
+  readonly maxConcurrentRequests?: number;
   /** `close()` waits this long for requests in flight before it cuts connections (default 5 s). */
   readonly closeGraceMs?: number;
   /** Diagnostics (one line each); default: dropped. */
@@ -55,11 +73,12 @@ export interface IpcServerOptions {
 const DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   handshakeTimeoutMs: 5_000,
-  idleTimeoutMs: 10 * 60_000,
+  idleTimeoutMs: 60_000,
   frameTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxConnections: 128,
   maxInFlight: 64,
+  maxConcurrentRequests: 2,
   closeGraceMs: 5_000,
 };
 
@@ -73,6 +92,7 @@ const PROBE_TIMEOUT_MS = 1_000;
  */
 export class IpcServer {
   private readonly connections = new Set<ServerConnection>();
+  private readonly scheduler: FairScheduler;
   private closing: Promise<void> | undefined;
   private readonly options: Required<Omit<IpcServerOptions, 'log'>> & Pick<IpcServerOptions, 'log'>;
   /** Removes the socket file if this process ends (exit, SIGINT, SIGTERM, SIGHUP) without close(). */
@@ -86,6 +106,7 @@ export class IpcServer {
     options: IpcServerOptions,
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.scheduler = new FairScheduler(this.options.maxConcurrentRequests);
     server.on('connection', (socket) => this.accept(socket));
     // A listening server only errors on resource exhaustion; keep serving who we have.
     server.on('error', (error) => this.options.log?.(`ipc server ${path}: ${messageOf(error)}`));
@@ -147,6 +168,11 @@ export class IpcServer {
     return this.connections.size;
   }
 
+  /** Requests waiting for their turn, and requests running (timed-out ones until their work returns). */
+  get requests(): { readonly queued: number; readonly running: number } {
+    return { queued: this.scheduler.queued, running: this.scheduler.active };
+  }
+
   get closed(): boolean {
     return this.closing !== undefined;
   }
@@ -184,6 +210,7 @@ export class IpcServer {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.options.maxConnections) this.evictIdlest();
     if (this.connections.size >= this.options.maxConnections) {
       socket.resume(); // read (and drop) input, so that the client's hang-up ends this socket
       socket.end(
@@ -192,17 +219,34 @@ export class IpcServer {
           ok: false,
           error: {
             kind: 'busy',
-            message: `server has ${this.connections.size} connections, its limit; retry later`,
+            message: `server has ${this.connections.size} connections, its limit, all with requests in flight; retry later`,
           },
         }),
       );
       setTimeout(() => socket.destroy(), 1_000).unref();
       return;
     }
-    const connection = new ServerConnection(socket, this.handlers, this.options, () =>
+    const connection = new ServerConnection(socket, this.handlers, this.options, this.scheduler, () =>
       this.connections.delete(connection),
     );
     this.connections.add(connection);
+  }
+
+  /**
+   * Makes room for a new connection: a client that opened a connection and left it idle (a stuck
+   * plugin, a forgotten script) must not keep a new one out. The victim is the connection with
+   * nothing in flight whose last traffic is oldest; half-sent frames and missing hellos count as
+   * nothing in flight (their own timeouts would end them later anyway).
+   */
+  private evictIdlest(): void {
+    let victim: ServerConnection | undefined;
+    for (const connection of this.connections) {
+      if (!connection.idle) continue;
+      if (victim === undefined || connection.lastActivity < victim.lastActivity) victim = connection;
+    }
+    if (victim === undefined) return;
+    this.connections.delete(victim);
+    victim.evict(this.options.maxConnections);
   }
 }
 
@@ -219,6 +263,10 @@ class ServerConnection {
   private hungUp = false;
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Aborts every request of this connection, queued or running (it closed). */
+  private readonly cancels = new Set<() => void>();
+  /** performance.now() of the last traffic either way, or of the last request settling. */
+  lastActivity = performance.now();
   private handshakeTimer: NodeJS.Timeout | undefined;
   private frameTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -228,17 +276,31 @@ class ServerConnection {
     private readonly socket: Socket,
     private readonly handlers: IpcHandlers,
     private readonly options: ConnectionOptions,
+    private readonly scheduler: FairScheduler,
     private readonly onClosed: () => void,
   ) {
     this.decoder = new FrameDecoder(options.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.onClose());
     this.handshakeTimer = setTimeout(
-      () => this.fail('timeout', `no hello within ${options.handshakeTimeoutMs} ms`),
+      () => this.fail('timeout', `no hello within ${formatDuration(options.handshakeTimeoutMs)}`),
       options.handshakeTimeoutMs,
     );
     this.send(serverHello() as unknown as Record<string, unknown>);
     this.resetIdle();
+  }
+
+  /** Nothing in flight: closing it loses no answer. */
+  get idle(): boolean {
+    return this.inFlight.size === 0 && !this.hungUp && !this.closed;
+  }
+
+  /** Closed to make room for a new connection at the server's limit. */
+  evict(limit: number): void {
+    this.fail(
+      'busy',
+      `closed: idle the longest while the server was at its limit of ${limit} connections; connect again when needed`,
+    );
   }
 
   /** Server shutdown: answer nothing new, let requests in flight finish (bounded), then hang up. */
@@ -305,16 +367,71 @@ class ServerConnection {
       this.reply({ id: request.id, ok: false, error: refusal });
       return;
     }
-    const task = this.run(request).finally(() => {
-      this.inFlight.delete(task);
-      this.resetIdle();
-    });
-    this.inFlight.add(task);
+    this.schedule(request);
   }
 
-  private refusal(request: IpcRequest): { kind: string; message: string } | undefined {
+  /**
+   * Queues the request for its turn. At its deadline it is answered `timeout`: taken out of the
+   * queue if it has not started, its handler's signal aborted if it runs. It stays in flight (and
+   * holds its scheduler slot) until its handler returns, so abandoned work is still counted.
+   */
+  private schedule(request: IpcRequest): void {
+    const controller = new AbortController();
+    let answered = false;
+    const answer = (response: IpcResponse) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      this.reply(response);
+    };
+    let settle!: () => void;
+    const task = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const cancel = () => {
+      // Also when the client left: a pending deadline timer would keep the process alive for it.
+      clearTimeout(timer);
+      if (ticket.cancel()) settle();
+      else controller.abort(new Error(`request ${request.id} cancelled`));
+    };
+    this.inFlight.add(task);
+    this.cancels.add(cancel);
+    void task.then(() => {
+      this.inFlight.delete(task);
+      this.cancels.delete(cancel);
+      this.resetIdle();
+    });
+    const timeoutMs = this.options.requestTimeoutMs;
+    const timer = setTimeout(() => {
+      answer({
+        id: request.id,
+        ok: false,
+        error: {
+          kind: 'timeout',
+          message: `no answer within ${formatDuration(timeoutMs)} (the server is busy); retry`,
+        },
+      });
+      cancel();
+    }, timeoutMs);
+    const ticket = this.scheduler.enqueue(this, async () => {
+      try {
+        const result = await this.dispatch(request, controller.signal);
+        answer({ id: request.id, ok: true, result });
+      } catch (error) {
+        answer({ id: request.id, ok: false, error: errorBody(error) });
+      } finally {
+        settle();
+      }
+    });
+  }
+
+  private refusal(request: IpcRequest): IpcErrorBody | undefined {
     if (this.draining) {
-      return { kind: 'unavailable', message: `ipc server ${process.pid} is shutting down; retry` };
+      return {
+        kind: 'unavailable',
+        message: `ipc server ${process.pid} is shutting down; retry`,
+        reason: 'shutting-down',
+      };
     }
     if (!isIpcMethod(request.method)) {
       return {
@@ -331,38 +448,14 @@ class ServerConnection {
     return undefined;
   }
 
-  private async run(request: IpcRequest): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<IpcResponse>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({
-            id: request.id,
-            ok: false,
-            error: { kind: 'timeout', message: `no answer within ${this.options.requestTimeoutMs} ms` },
-          }),
-        this.options.requestTimeoutMs,
-      );
-    });
-    const work = this.dispatch(request).then(
-      (result): IpcResponse => ({ id: request.id, ok: true, result }),
-      (error: unknown): IpcResponse => ({ id: request.id, ok: false, error: errorBody(error) }),
-    );
-    try {
-      this.reply(await Promise.race([work, timeout]));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async dispatch(request: IpcRequest): Promise<unknown> {
+  private async dispatch(request: IpcRequest, signal: AbortSignal): Promise<unknown> {
     switch (request.method) {
       case 'search':
-        return this.handlers.search(parseSearchParams(request.params, request.id));
+        return this.handlers.search(parseSearchParams(request.params, request.id), signal);
       case 'status':
-        return this.handlers.status();
+        return this.handlers.status(signal);
       case 'catch-up':
-        if (this.handlers.catchUp !== undefined) return this.handlers.catchUp();
+        if (this.handlers.catchUp !== undefined) return this.handlers.catchUp(signal);
         throw new InvalidMessage(
           'unknown-method',
           `this server does not catch up (method '${request.method}')`,
@@ -421,13 +514,14 @@ class ServerConnection {
     if (keepRunning && this.frameTimer !== undefined) return;
     clearTimeout(this.frameTimer);
     this.frameTimer = setTimeout(
-      () => this.fail('timeout', `frame incomplete after ${this.options.frameTimeoutMs} ms`),
+      () => this.fail('timeout', `frame incomplete after ${formatDuration(this.options.frameTimeoutMs)}`),
       this.options.frameTimeoutMs,
     );
   }
 
   /** Closes a connection with nothing in flight and no traffic for idleTimeoutMs. */
   private resetIdle(): void {
+    this.lastActivity = performance.now();
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.options.idleTimeoutMs <= 0 || this.closed || this.hungUp) return;
@@ -470,13 +564,20 @@ class ServerConnection {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.frameTimer);
     clearTimeout(this.idleTimer);
+    // Nobody will read the answers: queued requests never start, running ones are told to stop.
+    for (const cancel of [...this.cancels]) cancel();
     this.onClosed();
   }
 }
 
-/** The wire form of a handler's failure: IpcUnavailableError is `unavailable`, DuckDB's classified. */
-function errorBody(error: unknown): { kind: string; message: string } {
-  if (error instanceof IpcUnavailableError) return { kind: 'unavailable', message: error.message };
+/**
+ * The wire form of a handler's failure: IpcUnavailableError is `unavailable` with its reason (a
+ * reader that found its owner frozen says `timeout`, not "shutting down"), DuckDB's classified.
+ */
+function errorBody(error: unknown): IpcErrorBody {
+  if (error instanceof IpcUnavailableError) {
+    return { kind: 'unavailable', message: error.message, reason: error.reason };
+  }
   if (error instanceof InvalidMessage) return { kind: error.kind, message: error.message };
   if (error instanceof EmbecodeError) {
     const cause = error.cause !== undefined ? ` (${messageOf(error.cause)})` : '';

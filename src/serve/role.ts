@@ -4,7 +4,7 @@ import { currentOwner, isAlive } from '../election/election.js';
 import { EmbecodeError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { IpcClient } from '../ipc/client.js';
-import { IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
+import { formatDuration, IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import { checkPrivateDir } from '../ipc/socket-dir.js';
 import { ownerSocketPath, pidOfServeSocket, projectStateDir, serveSocketDir } from './paths.js';
 
@@ -97,9 +97,12 @@ export async function throughOwnerOrDirect<T>(
       }
     }
     if (performance.now() >= deadline) {
+      if (owner.pid !== undefined && isAlive(owner.pid) && isRetryableIpcError(lastError)) {
+        throw new OwnerNotAnsweringError(dbPath, { ...owner, pid: owner.pid }, waitMs, lastError);
+      }
       throw new EmbecodeError(
         'io',
-        `the owner of ${dbPath}${owner.pid === undefined ? '' : ` (process ${owner.pid})`} did not answer within ${Math.round(waitMs / 1000)} s: ${messageOf(lastError)}`,
+        `the owner of ${dbPath}${owner.pid === undefined ? '' : ` (process ${owner.pid})`} did not answer within ${formatDuration(waitMs)}: ${withoutRetry(lastError)}; retry`,
         { cause: lastError },
       );
     }
@@ -107,11 +110,43 @@ export async function throughOwnerOrDirect<T>(
   }
 }
 
+/**
+ * The owner holds the election lock, so it is alive, but it did not answer within the wait: it is
+ * stopped (SIGSTOP, a debugger), hung or overloaded. Not "shutting down" and not "no owner": the
+ * process is there, and restarting it is what helps if retrying does not.
+ */
+export class OwnerNotAnsweringError extends IpcUnavailableError {
+  readonly ownerPid: number;
+
+  constructor(
+    dbPath: string,
+    readonly owner: OwnerView & { readonly pid: number },
+    waitMs: number,
+    cause: unknown,
+  ) {
+    const starting = owner.record === 'current' && !owner.ready ? '; it has not said it is ready yet' : '';
+    super(
+      'timeout',
+      `the owner of ${dbPath} (process ${owner.pid}) is alive but not answering: no answer within ${formatDuration(waitMs)}${starting} (${withoutRetry(cause)}); it may be stopped, hung or overloaded: retry, or restart process ${owner.pid}`,
+      { cause },
+    );
+    this.name = 'OwnerNotAnsweringError';
+    this.ownerPid = owner.pid;
+  }
+}
+
+/** An error's message without its own trailing "; retry", for messages that say it once themselves. */
+function withoutRetry(error: unknown): string {
+  return messageOf(error).replace(/;\s*retry\.?$/, '');
+}
+
 export interface ServeProcessView {
   readonly pid: number;
   /** `owner`, `reader`, `promoting`, `starting`, `stopping`; `unreachable` when it did not answer. */
   readonly role: string;
   readonly ownerPid: number | null;
+  /** For a reader: whether it reached the owner just now (false: the owner did not answer it). */
+  readonly ownerReachable: boolean | null;
   readonly since: string | null;
   readonly socket: string;
 }
@@ -139,6 +174,7 @@ export async function listServeProcesses(dbPath: string, timeoutMs = 2_000): Pro
           pid,
           role: typeof status.role === 'string' ? status.role : 'unknown',
           ownerPid: typeof status.ownerPid === 'number' ? status.ownerPid : null,
+          ownerReachable: typeof status.ownerReachable === 'boolean' ? status.ownerReachable : null,
           since: typeof status.since === 'string' ? status.since : null,
           socket,
         };
@@ -146,7 +182,9 @@ export async function listServeProcesses(dbPath: string, timeoutMs = 2_000): Pro
         const gone =
           error instanceof IpcUnavailableError &&
           (error.reason === 'refused' || error.reason === 'no-socket');
-        return gone ? undefined : { pid, role: 'unreachable', ownerPid: null, since: null, socket };
+        return gone
+          ? undefined
+          : { pid, role: 'unreachable', ownerPid: null, ownerReachable: null, since: null, socket };
       } finally {
         await client.close();
       }

@@ -19,7 +19,7 @@ import { prepareDbLocation } from '../index/index-location.js';
 import { type IndexReport, indexProject } from '../index/indexer.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, SearchResult } from '../index/types.js';
-import { IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
+import { formatDuration, IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import type { IpcCatchUp, IpcStatus, SearchParams } from '../ipc/messages.js';
 import { IpcServer } from '../ipc/server.js';
 import {
@@ -121,7 +121,11 @@ const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
 const DEFAULT_FORWARD_WAIT_MS = 10_000;
 const WATCH_INTERVAL_MS = 50;
 const CLOSE_GRACE_MS = 2_000;
-const OWNER_STATUS_TIMEOUT_MS = 2_000;
+/**
+ * How long a reader's status waits for the owner's. Below the 2 s `embecode status` gives each
+ * process: a reader whose owner is frozen must still answer in time, saying so (`ownerReachable`).
+ */
+const OWNER_STATUS_TIMEOUT_MS = 1_000;
 
 type IndexOutcome = Extract<ServeEvent, { event: 'indexed' | 'index-failed' }>;
 
@@ -217,9 +221,9 @@ export class ServeProcess {
     this.ownServer = await IpcServer.listen(
       serveSocketPath(stateDir),
       {
-        search: (params) => this.search(params),
+        search: (params, signal) => this.search(params, signal),
         status: () => this.status(),
-        catchUp: () => this.catchUpRequest(),
+        catchUp: (signal) => this.catchUpRequest(signal),
       },
       { closeGraceMs: CLOSE_GRACE_MS },
     );
@@ -379,7 +383,7 @@ export class ServeProcess {
     }
   }
 
-  private localSearch(params: SearchParams): Promise<SearchResult[]> {
+  private localSearch(params: SearchParams, signal?: AbortSignal): Promise<SearchResult[]> {
     const searcher = this.searcher;
     if (searcher === undefined || this.stopping !== undefined) {
       return Promise.reject(
@@ -390,7 +394,7 @@ export class ServeProcess {
       );
     }
     const { query, ...options } = params;
-    return searcher.search(query, options);
+    return searcher.search(query, options, signal);
   }
 
   /** Starts a catch-up unless one runs; returns the one started, or undefined. */
@@ -629,26 +633,32 @@ export class ServeProcess {
    * the owner and, while there is none (it died; a takeover is under way), retries until one
    * answers, possibly itself after promotion, for up to `forwardWaitMs`.
    */
-  private search(params: SearchParams): Promise<SearchResult[]> {
+  private search(params: SearchParams, signal?: AbortSignal): Promise<SearchResult[]> {
     const { query, ...options } = params;
     return this.forward(
-      () => this.localSearch(params),
+      () => this.localSearch(params, signal),
       (link, timeoutMs) => link.search(query, options, timeoutMs),
+      signal,
     );
   }
 
   /** A `catch-up` on this process's own socket: the owner runs it; a reader forwards it to the owner. */
-  private catchUpRequest(): Promise<IpcCatchUp> {
+  private catchUpRequest(signal?: AbortSignal): Promise<IpcCatchUp> {
     return this.forward(
       () => this.localCatchUp(),
       (link, timeoutMs) => link.catchUp(timeoutMs),
+      signal,
     );
   }
 
-  /** Runs a request here as owner, or forwards it to the owner as reader, retrying over a takeover. */
+  /**
+   * Runs a request here as owner, or forwards it to the owner as reader, retrying over a takeover
+   * until `signal` says the caller gave up.
+   */
   private async forward<T>(
     local: () => Promise<T>,
     remote: (link: OwnerLink, timeoutMs: number) => Promise<T>,
+    signal?: AbortSignal,
   ): Promise<T> {
     const waitMs = this.options.forwardWaitMs ?? DEFAULT_FORWARD_WAIT_MS;
     const deadline = performance.now() + waitMs;
@@ -657,6 +667,8 @@ export class ServeProcess {
       if (this.stopping !== undefined) {
         throw new IpcUnavailableError('shutting-down', `serve ${process.pid} is stopping`);
       }
+      // The caller gave up (its deadline passed, it left): stop asking on its behalf.
+      signal?.throwIfAborted();
       const remaining = deadline - performance.now();
       if (this.currentRole === 'owner') return local();
       const link = this.link;
@@ -671,17 +683,37 @@ export class ServeProcess {
           lastError = error;
         }
       }
-      if (performance.now() >= deadline) {
-        throw new IpcUnavailableError(
-          'timeout',
-          `serve ${process.pid} found no owner of ${this.options.dbPath} to answer within ${waitMs} ms${lastError === undefined ? '' : ` (${messageOf(lastError)})`}; retry`,
-        );
-      }
+      if (performance.now() >= deadline) throw this.noAnswer(waitMs, lastError);
       // A promotion under way ends in a role change: answer as soon as this process serves.
       const pause =
         this.currentRole === 'reader' ? Math.min(10 * 2 ** attempt, 50) : deadline - performance.now();
       await this.roleChangeOr(pause);
     }
+  }
+
+  /**
+   * Why a forwarded search got no answer in time. An owner that is alive but does not answer
+   * (stopped with SIGSTOP, hung, overloaded) is a `timeout` and says so: "found no owner" would send
+   * the user looking for a process that is there.
+   */
+  private noAnswer(waitMs: number, lastError: unknown): IpcUnavailableError {
+    const within = formatDuration(waitMs);
+    const cause = lastError === undefined ? '' : messageOf(lastError).replace(/; retry$/, '');
+    const reason = lastError instanceof IpcUnavailableError ? lastError.reason : 'timeout';
+    const owner = this.link?.ownerPid ?? this.knownOwnerPid;
+    const ownerAlive = owner !== undefined && isAlive(owner);
+    if (ownerAlive && (reason === 'timeout' || reason === 'busy')) {
+      return new IpcUnavailableError(
+        reason,
+        `serve ${process.pid}: the owner of ${this.options.dbPath} (process ${owner}) is alive but ${reason === 'busy' ? 'too busy to answer' : 'not answering'} within ${within} (it may be stopped, hung or overloaded): ${cause}; retry, or restart process ${owner}`,
+        { cause: lastError },
+      );
+    }
+    return new IpcUnavailableError(
+      reason,
+      `serve ${process.pid} found no owner of ${this.options.dbPath} to answer within ${within}${cause === '' ? '' : ` (${cause})`}; retry`,
+      { cause: lastError },
+    );
   }
 
   /**

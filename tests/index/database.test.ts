@@ -207,6 +207,37 @@ describe('Database', () => {
     expect((await db.vectorCache())?.size).toBe(2);
   });
 
+  it('a snapshot aborted before its turn never runs; one aborted while it runs is interrupted', async () => {
+    const db = await open(await dbPath());
+    await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
+    // A statement that would run for minutes: only the interrupt can end it.
+    const endless = 'SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3';
+    const running = new AbortController();
+    let started!: () => void;
+    const startedNow = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const long = db.snapshot(async (conn) => {
+      started();
+      return (await conn.runAndReadAll(endless)).getRows();
+    }, running.signal);
+    const queued = new AbortController();
+    let queuedRan = false;
+    const behind = db.snapshot(async () => {
+      queuedRan = true;
+    }, queued.signal);
+    await startedNow;
+    queued.abort(new Error('the caller gave up while queued'));
+    running.abort(new Error('the caller gave up while it ran'));
+    await expect(long).rejects.toThrow('the caller gave up while it ran');
+    await expect(behind).rejects.toThrow('the caller gave up while queued');
+    expect(queuedRan).toBe(false);
+    // The read connection is usable again, its transaction rolled back.
+    expect(await db.stats()).toMatchObject({ files: 1 });
+    const after = await db.snapshot(async (conn) => (await conn.runAndReadAll('SELECT 42')).getRows());
+    expect(after).toEqual([[42]]);
+  });
+
   it('checkpoints the file itself (no WAL left behind)', async () => {
     const path = await dbPath();
     const db = await open(path);

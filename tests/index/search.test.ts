@@ -385,6 +385,36 @@ describe('Searcher ties', () => {
     }
   });
 
+  it('gives exact duplicates the same hybrid order in a fresh index and in one rebuilt from the same files', async () => {
+    const files = { ...CORPUS, ...Object.fromEntries(COPIES.map((copy) => [copy, COPY])) };
+    // Fresh: everything in one write.
+    const fresh = await indexCorpus(files);
+    await fresh.owner.checkpoint();
+    // Rebuilt: other contents first, then every file deleted and written again one by one, in
+    // reverse order, so ids, row order and the BM25 statistics' summation order all differ.
+    const rebuilt = await indexCorpus(
+      Object.fromEntries(Object.keys(files).map((path) => [path, `export const placeholder = '${path}';\n`])),
+    );
+    await rebuilt.owner.deleteFiles(Object.keys(files));
+    for (const [path, content] of Object.entries(files).reverse()) {
+      await rebuilt.owner.upsertFiles([await prepareFile(path, content, embedder)]);
+    }
+    await rebuilt.owner.checkpoint();
+    const freshReader = await openReaderBeside(fresh.path);
+    const rebuiltReader = await openReaderBeside(rebuilt.path);
+    const hybridCases = cases().filter(
+      ([, o]) => o.mode === 'hybrid' && o.pathPrefix !== 'src/a/' && [1, 3, 8].includes(o.topK ?? 0),
+    );
+    for (const [query, options] of hybridCases) {
+      const label = `${query} ${JSON.stringify(options)}`;
+      const reference = shape(await fresh.searcher.search(query, options));
+      expect(reference.length, label).toBeGreaterThan(0);
+      expect(shape(await rebuilt.searcher.search(query, options)), `${label} rebuilt`).toEqual(reference);
+      expect(shape(await freshReader.search(query, options)), `${label} fresh reader`).toEqual(reference);
+      expect(shape(await rebuiltReader.search(query, options)), `${label} rebuilt reader`).toEqual(reference);
+    }
+  });
+
   it('puts exact duplicates in path order, by code unit', async () => {
     const { owner } = await indexWithCopies(COPIES);
     for (const mode of ['bm25', 'vector'] as const) {

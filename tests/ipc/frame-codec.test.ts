@@ -216,6 +216,19 @@ describe('frame codec', () => {
     expect(decoder.bufferedBytes).toBe(0);
   });
 
+  it('counts a frame whose header is read and whose body is pending as mid-frame', () => {
+    const decoder = new FrameDecoder();
+    const frame = encodeFrame({ id: 1 });
+    expect(decoder.push(frame.subarray(0, 2))).toEqual([]);
+    expect(decoder.midFrame).toBe(true);
+    // The whole header and nothing else: nothing stays buffered, the frame is still incomplete.
+    expect(decoder.push(frame.subarray(2, 4))).toEqual([]);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.midFrame).toBe(true);
+    expect(decoder.push(frame.subarray(4))).toEqual([{ ok: true, frame: { id: 1 } }]);
+    expect(decoder.midFrame).toBe(false);
+  });
+
   it('encodes multi-byte UTF-8 with its byte length, not its string length', () => {
     const value = { s: 'é😀中' };
     const frame = encodeFrame(value);

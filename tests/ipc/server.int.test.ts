@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
+import { SerialQueue } from '../../src/index/serial-queue.js';
 import type { SearchResult } from '../../src/index/types.js';
 import { IpcClient } from '../../src/ipc/client.js';
 import { IpcRemoteError, IpcUnavailableError, isRetryableIpcError } from '../../src/ipc/errors.js';
@@ -60,8 +61,12 @@ async function socketIn(dir?: string): Promise<string> {
   return ipcSocketPath(dir ?? (await makeTempDir('embecode-ipc-')));
 }
 
-async function serve(path: string, options: IpcServerOptions = {}): Promise<IpcServer> {
-  const server = await IpcServer.listen(path, handlers, options);
+async function serve(
+  path: string,
+  options: IpcServerOptions = {},
+  with_: IpcHandlers = handlers,
+): Promise<IpcServer> {
+  const server = await IpcServer.listen(path, with_, options);
   servers.add(server);
   return server;
 }
@@ -247,7 +252,8 @@ describe('ipc handshake', () => {
 describe('ipc requests', () => {
   it('several requests in flight on one connection are answered by id, out of order', async () => {
     const path = await socketIn();
-    await serve(path);
+    // Enough requests may run at once for the slow ones not to hold the others back.
+    await serve(path, { maxConcurrentRequests: 8 });
     const c = client(path);
     await c.connect();
     const order: string[] = [];
@@ -424,14 +430,17 @@ describe('ipc requests', () => {
     expect(await c.search('again')).toEqual([result('again', 'hybrid:10')]);
   });
 
-  it('connections over the limit are told busy (retryable); those within keep working', async () => {
+  it('connections over the limit, all with work in flight, are told busy (retryable); those within keep working', async () => {
     const path = await socketIn();
     await serve(path, { maxConnections: 1 });
     const first = client(path);
     await first.connect();
+    const working = first.search('slow:300');
     const error = await rejection(client(path).connect());
     expect(error).toBeInstanceOf(IpcUnavailableError);
     expect(error).toMatchObject({ reason: 'busy', retryable: true });
+    expect((error as Error).message).toContain('all with requests in flight');
+    expect(await working).toEqual([result('slow:300', 'hybrid:10')]);
     expect(await first.search('still')).toEqual([result('still', 'hybrid:10')]);
   });
 });
@@ -584,10 +593,225 @@ describe('ipc when the owner is gone or not ready', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
+    if (Date.now() > until) throw new Error(`${what}: not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Promises the test resolves by hand, so that "which request ran before which" is decided by the test. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+describe('ipc under slow, idle and flooding clients', () => {
+  it('a client that sends only the header of a frame is dropped after the frame timeout', async () => {
+    const path = await socketIn();
+    const server = await serve(path, { frameTimeoutMs: 100 });
+    const r = await raw(path);
+    await r.next((f) => f.hello !== undefined);
+    // The header whole, the body never: nothing stays buffered, the frame is still pending.
+    r.socket.write(Buffer.from([0, 0, 0, 50]));
+    await r.closed;
+    expect(r.frames.at(-1)).toMatchObject({
+      ok: true,
+      frame: { id: null, error: { kind: 'timeout', message: 'frame incomplete after 100 ms' } },
+    });
+    await waitFor(() => server.connectionCount === 0, 3000, 'the header-only connection to be gone');
+    await othersStillServed(path);
+  });
+
+  it('at the connection limit a new client takes the place of the one idle the longest', async () => {
+    const path = await socketIn();
+    const limit = 8;
+    const server = await serve(path, { maxConnections: limit });
+    // Idle hellos, a client that never says hello and one stuck after a frame header: none has work.
+    const idle: IpcClient[] = [];
+    for (let i = 0; i < limit - 2; i++) {
+      const c = client(path);
+      await c.connect();
+      idle.push(c);
+    }
+    const silent = await raw(path, false);
+    const headerOnly = await raw(path);
+    headerOnly.socket.write(Buffer.from([0, 0, 0, 50]));
+    await waitFor(() => server.connectionCount === limit, 3000, `${limit} connections open`);
+    for (let round = 0; round < limit + 2; round++) {
+      const fresh = client(path);
+      expect(await fresh.search(`fresh ${round}`)).toEqual([result(`fresh ${round}`, 'hybrid:10')]);
+      expect(server.connectionCount).toBeLessThanOrEqual(limit);
+    }
+    // The oldest went first: the first idle client was closed with a busy error and reconnects.
+    expect(idle[0]?.connected).toBe(false);
+    await silent.closed;
+    await headerOnly.closed;
+    expect(await idle[0]?.search('back')).toEqual([result('back', 'hybrid:10')]);
+  });
+
+  it('a flooding connection cannot push a well-behaved client back more than one turn per connection', async () => {
+    const path = await socketIn();
+    const concurrency = 2;
+    const floods = 4;
+    const pipelined = 64;
+    const { opened, open } = gate();
+    const serial = new SerialQueue(); // what an index does: one read after the other
+    const ran: string[] = [];
+    const server = await serve(
+      path,
+      { maxConcurrentRequests: concurrency },
+      {
+        ...handlers,
+        async search(params) {
+          await opened;
+          return serial.run(async () => {
+            ran.push(params.query);
+            await new Promise((resolve) => setImmediate(resolve));
+            return [result(params.query, 'x')];
+          });
+        },
+      },
+    );
+    const flooders: Raw[] = [];
+    for (let c = 0; c < floods; c++) {
+      const r = await raw(path);
+      await r.next((f) => f.hello !== undefined);
+      const frames = Array.from({ length: pipelined }, (_, i) =>
+        encodeFrame({ id: i, method: 'search', params: { query: `flood ${c}.${i}` } }),
+      );
+      r.socket.write(Buffer.concat(frames));
+      flooders.push(r);
+    }
+    const inFlight = () => server.requests.queued + server.requests.running;
+    await waitFor(() => inFlight() === floods * pipelined, 3000, 'every flood request queued');
+    const polite = client(path);
+    const answer = polite.search('polite');
+    await waitFor(() => inFlight() === floods * pipelined + 1, 3000, 'the polite request queued');
+    open();
+    expect(await answer).toEqual([result('polite', 'x')]);
+    // In queue positions: the requests running when it came, then one of each flooding connection.
+    const position = ran.indexOf('polite');
+    expect(position, ran.slice(0, 12).join(', ')).toBeGreaterThanOrEqual(0);
+    expect(position).toBeLessThanOrEqual(concurrency + floods);
+    // The flood itself is still answered in full.
+    for (const r of flooders) {
+      for (let i = 0; i < pipelined; i++) await r.next((f) => f.id === i && f.ok === true);
+    }
+  });
+
+  it('a request whose deadline passed never starts if queued, and is told to stop if running', async () => {
+    const path = await socketIn();
+    let started = 0;
+    let stopped = 0;
+    const server: IpcServer = await serve(
+      path,
+      { requestTimeoutMs: 100, maxConcurrentRequests: 2 },
+      {
+        ...handlers,
+        // Work that would go on for ever, unless its signal says nobody waits for it any more. It
+        // gives its slot back only once the requests queued behind it (sent at the same moment, so
+        // past their deadline too) have been dealt with: those must be dropped, not started.
+        search(_params, signal) {
+          started++;
+          return new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              stopped++;
+              void waitFor(() => server.requests.queued === 0, 3000, 'the queue to empty').then(() =>
+                reject(new Error('stopped')),
+              );
+            });
+          });
+        },
+      },
+    );
+    const r = await raw(path);
+    await r.next((f) => f.hello !== undefined);
+    const count = 10;
+    r.socket.write(
+      Buffer.concat(
+        Array.from({ length: count }, (_, i) =>
+          encodeFrame({ id: i, method: 'search', params: { query: `q${i}` } }),
+        ),
+      ),
+    );
+    for (let i = 0; i < count; i++) {
+      const reply = await r.next((f) => f.id === i);
+      expect(reply).toMatchObject({ ok: false, error: { kind: 'timeout' } });
+      expect((reply.error as { message: string }).message).toMatch(/^no answer within 100 ms/);
+    }
+    await waitFor(
+      () => server.requests.queued === 0 && server.requests.running === 0,
+      3000,
+      'no request left queued or running',
+    );
+    expect({ started, stopped }).toEqual({ started: 2, stopped: 2 });
+    // The slots are free again.
+    expect(await client(path).status()).toMatchObject({ files: 3 });
+  });
+
+  it('a client that leaves takes its queued requests with it and stops its running ones', async () => {
+    const path = await socketIn();
+    let started = 0;
+    let stopped = 0;
+    const server = await serve(
+      path,
+      { maxConcurrentRequests: 1 },
+      {
+        ...handlers,
+        search(_params, signal) {
+          started++;
+          return new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              stopped++;
+              reject(new Error('stopped'));
+            });
+          });
+        },
+      },
+    );
+    const r = await raw(path);
+    await r.next((f) => f.hello !== undefined);
+    const timers = () => process.getActiveResourcesInfo().filter((what) => what === 'Timeout').length;
+    const timersBefore = timers();
+    r.socket.write(
+      Buffer.concat(
+        Array.from({ length: 20 }, (_, i) =>
+          encodeFrame({ id: i, method: 'search', params: { query: 'q' } }),
+        ),
+      ),
+    );
+    await waitFor(() => server.requests.queued === 19, 3000, '19 requests queued behind the first');
+    r.socket.destroy();
+    await waitFor(
+      () => server.requests.queued === 0 && server.requests.running === 0,
+      3000,
+      'no request left queued or running',
+    );
+    expect({ started, stopped }).toEqual({ started: 1, stopped: 1 });
+    // Their deadline timers went with them: 20 left pending would keep a stopping owner alive 30 s.
+    expect(timers()).toBeLessThan(timersBefore + 5);
+  });
+
+  it("a handler's unavailable error keeps its reason: an owner not answering is a timeout", async () => {
+    const path = await socketIn();
+    await serve(
+      path,
+      {},
+      {
+        ...handlers,
+        async search() {
+          throw new IpcUnavailableError('timeout', 'the owner (process 1) is alive but not answering; retry');
+        },
+      },
+    );
+    const error = await rejection(client(path).search('x'));
+    expect(error).toBeInstanceOf(IpcUnavailableError);
+    expect(error).toMatchObject({ reason: 'timeout', retryable: true });
+    expect((error as Error).message).toMatch(/alive but not answering; retry$/);
+  });
+});

@@ -6,7 +6,10 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { IpcClient } from '../../src/ipc/client.js';
+import { IpcUnavailableError } from '../../src/ipc/errors.js';
 import { packageRoot } from '../../src/process/children.js';
+import { ServeProcess } from '../../src/serve/serve.js';
+import { ipcTransport } from '../../src/serve/transport.js';
 import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
@@ -59,6 +62,8 @@ interface ServeEvent {
   readonly previousOwnerPid?: number | null;
   readonly socket?: string;
   readonly ownerSocket?: string;
+  readonly db?: string;
+  readonly dir?: string;
   readonly reason?: string;
   readonly added?: number;
   readonly why?: string;
@@ -379,6 +384,68 @@ describe('embecode serve', () => {
     expect(owner.stderr).not.toContain('lost the election lock');
     if (procLocksAvailable()) {
       expect(await procWriteLockHolders(join(`${db}.state`, 'owner.lock.db'))).toEqual([owner.pid]);
+    }
+  });
+
+  it('a frozen owner: status lists every process and names it, a reader says it is alive but not answering', async () => {
+    const dir = await makeProject();
+    const a = startServe(dir);
+    const aRole = await a.waitEvent(isRole('owner'));
+    await a.waitEvent((e) => e.event === 'indexed');
+    const b = startServe(dir);
+    await b.waitEvent(isRole('reader'));
+    // A reader in this process too, with a short forwarding wait, to see what a reader answers.
+    const reader = new ServeProcess({
+      dir: aRole.dir as string,
+      dbPath: aRole.db as string,
+      transport: ipcTransport,
+      forwardWaitMs: 1_500,
+    });
+    let client: IpcClient | undefined;
+    try {
+      await reader.start();
+      expect(reader.role).toBe('reader');
+      a.process.kill('SIGSTOP');
+      const [json, text] = await Promise.all([
+        cli(['status', '--dir', dir, '--json']),
+        cli(['status', '--dir', dir]),
+      ]);
+      for (const r of [json, text]) {
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+        expect(r.stderr).toContain(`(process ${a.pid}) is alive but not answering: no answer within 4 s`);
+        expect(r.stderr).not.toMatch(/retry\).*retry|shutting down|found no owner|\d\.\d{3,} ms/);
+      }
+      const out = JSON.parse(json.stdout) as Omit<StatusOutput, 'files'> & {
+        ownerAnswering: boolean;
+        files: null;
+      };
+      expect(out).toMatchObject({ ownerAnswering: false, files: null, owner: { pid: a.pid } });
+      const listed = new Map(out.serve.map((p) => [p.pid, p.role]));
+      expect(listed).toEqual(
+        new Map([
+          [a.pid, 'unreachable'],
+          [b.pid, 'reader'],
+          [process.pid, 'reader'],
+        ]),
+      );
+      expect(text.stdout).toContain(`pid ${a.pid} unreachable`);
+      expect(text.stdout).toContain(`pid ${b.pid} reader`);
+
+      client = new IpcClient(reader.socketPath);
+      const forwarded = await client.search('slugify text', { mode: 'bm25' }, 10_000).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(forwarded).toBeInstanceOf(IpcUnavailableError);
+      expect(forwarded).toMatchObject({ reason: 'timeout' });
+      const message = (forwarded as Error).message;
+      expect(message).toContain(`(process ${a.pid}) is alive but not answering within 1.5 s`);
+      expect(message).not.toMatch(/retry\).*retry|found no owner|\d\.\d{3,} ms/);
+    } finally {
+      a.process.kill('SIGCONT');
+      await client?.close();
+      await reader.stop('test over');
     }
   });
 
