@@ -22,7 +22,8 @@ import { generateRepo, readRepoFiles } from './synthetic-repo.js';
  * result in one of its answer files.
  *
  * The baseline column is read from bench/data/search-quality-baseline.json, recorded with the old
- * ranking (SEARCH_QUALITY_RECORD=1 rewrites it from whatever ranking is built). This repository
+ * ranking (SEARCH_QUALITY_RECORD=1 rewrites it from whatever ranking is built).
+ * SEARCH_QUALITY_MISSES=1 prints each query whose first result is not an answer, with the top 3. This repository
  * changes as it is worked on, so its baseline is of the tree as it was when recorded.
  */
 
@@ -108,6 +109,10 @@ async function score(searcher: Searcher, set: QuerySet, mode: SearchMode): Promi
   for (const { query, answers } of set.queries) {
     const results = await searcher.search(query, { mode, topK: DEPTH });
     const rank = results.findIndex((r) => answers.includes(r.path));
+    if (rank !== 0 && process.env.SEARCH_QUALITY_MISSES === '1') {
+      const got = results.slice(0, 3).map((r) => `${r.path}:${r.startLine} ${r.score.toFixed(4)}`);
+      console.log(`miss ${set.name} ${mode} "${query}" (rank ${rank + 1}): ${got.join(' | ')}`);
+    }
     if (rank === 0) hit1++;
     if (rank >= 0 && rank < 3) hit3++;
     if (rank >= 0) reciprocal += 1 / (rank + 1);
