@@ -16,21 +16,21 @@
  *   modifiers and a Java return type before the name.
  */
 
-const MODIFIERS = String.raw`(?:(?:export|default|declare|abstract|async|pub(?:\([^)]*\))?|public|private|protected|static|final|unsafe|override|readonly)\s+)*`;
+const MODIFIERS = String.raw`(?:(?:export|default|declare|abstract|async|pub(?:\([^)\n]*\))?|public|private|protected|static|final|unsafe|override|readonly)[ \t]+)*`;
 const NAME = String.raw`([\p{L}_$][\p{L}\p{M}\p{N}_$]*)`;
 
 const KEYWORD_DEFINITION = new RegExp(
   String.raw`^[ \t]*${MODIFIERS}(?:function\*?|class|interface|type|enum|namespace|def|fn|func(?:[ \t]*\([^)\n]*\))?|struct|trait|impl|mod|record)[ \t]+${NAME}`,
-  'gmu',
+  'u',
 );
 const MODULE_BINDING = new RegExp(
   String.raw`^${MODIFIERS}(?:const|let|var|static)[ \t]+(?:mut[ \t]+)?${NAME}`,
-  'gmu',
+  'u',
 );
 const STATEMENT = String.raw`(?:if|for|while|switch|catch|with|return|function|do|else|try|new|typeof|await|yield|throw|super|this|void|delete|case|constructor)\b`;
 const METHOD = new RegExp(
   String.raw`^[ \t]+(?:(?:public|private|protected|static|readonly|async|override|abstract|get|set|final|synchronized)[ \t]+)*(?:[\w$.<>\[\],?]+[ \t]+)?(?!${STATEMENT})${NAME}[ \t]*(?:<[^>\n]*>)?\([^)\n]*\)[ \t]*(?::[^={\n]+)?(?:throws[^{\n]+)?\{[ \t]*\r?$`,
-  'gmu',
+  'u',
 );
 
 /** One spelling for `parseHttpRequest`, `parse_http_request` and `ParseHTTPRequest`: folded letters and digits. */
@@ -43,9 +43,14 @@ export function normalName(name: string): string {
 
 /** The names `content` defines, as spelled. */
 export function definitionNames(content: string): Set<string> {
+  // Lines end at `\n` only, as the chunker's do: a regular expression's `^` in multiline mode
+  // would also start a line after U+2028 or a lone `\r`.
   const names = new Set<string>();
-  for (const pattern of [KEYWORD_DEFINITION, MODULE_BINDING, METHOD]) {
-    for (const m of content.matchAll(pattern)) names.add(m[1] as string);
+  for (const line of content.split('\n')) {
+    for (const pattern of [KEYWORD_DEFINITION, MODULE_BINDING, METHOD]) {
+      const name = pattern.exec(line)?.[1];
+      if (name !== undefined) names.add(name);
+    }
   }
   return names;
 }
