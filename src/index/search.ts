@@ -13,8 +13,8 @@ import {
 } from '@duckdb/node-api';
 import { EmbecodeError } from '../errors.js';
 import type { Database } from './database.js';
-import type { Embedder } from './embedder.js';
 import { definitionBonus, queriedNames } from './definitions.js';
+import type { Embedder } from './embedder.js';
 import { tokenize } from './tokenizer.js';
 import type { SearchMode, SearchOptions, SearchResult } from './types.js';
 import { comparePaths, roundLikeDuckDB, VECTOR_RANK_DECIMALS } from './vector-cache.js';

@@ -75,6 +75,7 @@ export function identifierParts(identifier: string): string[] {
 const UNICODE_WORD = /[\p{L}\p{M}\p{N}]/u;
 /** Scripts written without spaces between words: tokenized as character bigrams. */
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, controls included
 const NON_ASCII = /[^\x00-\x7f]/;
 /** Parts of a word with non-ASCII letters: the ASCII rule with Unicode's letter classes. */
 const UNICODE_PART =

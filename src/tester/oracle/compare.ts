@@ -3,7 +3,7 @@ import { whyNotCandidate } from './explain.js';
 import { chunkKey, chunkLabel, type RankedChunk, type RankedMode } from './ranking.js';
 import type { ReferenceHybridSearch, ReferenceRankedSearch, ReferenceSearch } from './reference-index.js';
 import { describeHit, formatScore, sideBySide } from './table.js';
-import { firstUnresolved, type ScoreClass, type TieGroup, tieGroups } from './tie-groups.js';
+import { type ScoreClass, type TieGroup, tieGroups } from './tie-groups.js';
 import { describeTolerance, TOLERANCE, withinTolerance } from './tolerance.js';
 
 /** The index answered as the reference says, exactly (up to near ties). */
