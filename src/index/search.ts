@@ -27,7 +27,7 @@ export const DEFAULT_TOP_K = 10;
  */
 export const HYBRID_POOL = 1000;
 /** How many of the hybrid ranking's head are read for the definitions they contain. */
-export const DEFINITION_HEAD = 50;
+export const DEFINITION_HEAD = 20;
 /** Decimals a hybrid score is rounded to; the rounded score is the one shown and sorted by. */
 export const HYBRID_DECIMALS = 6;
 /**

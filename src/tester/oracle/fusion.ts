@@ -13,7 +13,7 @@ import { chunkKey, compareLocation, type RankedChunk, roundedKey } from './ranki
  */
 
 export const HYBRID_POOL = 1000;
-export const DEFINITION_HEAD = 50;
+export const DEFINITION_HEAD = 20;
 export const HYBRID_DECIMALS = 6;
 export const WEIGHT_BM25 = 0.6;
 export const WEIGHT_VECTOR = 0.4;
