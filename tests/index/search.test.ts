@@ -491,7 +491,8 @@ export function killChildrenOnExit(children: Set<ChildProcess>): void {
   });
 }
 `,
-    'tests/process/children.test.ts': `it('kills the subprocess when the parent exits', async () => {
+    'tests/process/children.test.ts': `// kill child process exit: the child process is killed when the parent process exits
+it('kills the subprocess when the parent exits', async () => {
   const subprocess = spawn(process.execPath, ['child.js']);
   const subprocessExit = once(subprocess, 'exit');
   subprocess.kill();
@@ -503,8 +504,10 @@ export function killChildrenOnExit(children: Set<ChildProcess>): void {
   };
 
   it('keeps a rare identifier that only BM25 finds at the top of hybrid', async () => {
-    // Many files share the words of the identifier's parts, so the vector ranking prefers them.
-    const files: Record<string, string> = { 'src/rare.ts': 'registerQzxHandler(queue)\n' };
+    // Many files share the words of the identifier's parts, so the vector ranking prefers them;
+    // the one file holding the identifier says a lot about other things.
+    const unrelated = Array.from({ length: 40 }, (_, i) => `// polygon area ${i} geometry notes`).join('\n');
+    const files: Record<string, string> = { 'src/rare.ts': `${unrelated}\nregisterQzxHandler(queue)\n` };
     for (let i = 0; i < 30; i++) {
       files[`src/handlers/h${i}.ts`] =
         `export function registerHandler${i}(handler: Handler, queue: Queue) {\n  return register(handler, queue);\n}\n`;
@@ -522,19 +525,32 @@ export function killChildrenOnExit(children: Set<ChildProcess>): void {
     expect(results[0]?.path).toBe('src/process/children.ts');
   });
 
+  /** Twenty short files calling `dispatchQueue`, and its one long definition, which ranks low. */
+  const USERS: Record<string, string> = {
+    'src/queue/dispatch.ts': `export function dispatchQueue(items: Item[]): void {\n${Array.from(
+      { length: 40 },
+      (_, i) => `  // step ${i}: polygon area geometry notes`,
+    ).join('\n')}\n}\n`,
+  };
+  for (let i = 0; i < 20; i++) USERS[`src/use/u${i}.ts`] = `dispatchQueue(dispatchQueue(queue${i}))\n`;
+
   it('returns hybrid results in the order of the scores shown', async () => {
-    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES });
-    for (const query of ['kill subprocess when parent process exits', 'request config', 'loadConfig']) {
+    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES, ...USERS });
+    for (const query of [
+      'dispatchQueue',
+      'loadConfig request response',
+      'kill subprocess when parent process exits',
+    ]) {
       const scores = (await searcher.search(query, { mode: 'hybrid', topK: 20 })).map((r) => r.score);
       expect(scores, query).toEqual([...scores].sort((a, b) => b - a));
     }
   });
 
   it('makes every hybrid top-k a prefix of any larger k', async () => {
-    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES });
-    for (const query of ['request config', 'kill process', 'sendRequest response']) {
+    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES, ...USERS });
+    for (const query of ['dispatchQueue', 'request config', 'sendRequest response']) {
       const all = await searcher.search(query, { mode: 'hybrid', topK: 50 });
-      for (const k of [1, 2, 3, 5, 8]) {
+      for (const k of [1, 2, 3, 5, 8, 13]) {
         const top = await searcher.search(query, { mode: 'hybrid', topK: k });
         expect(top, `${query} k=${k}`).toEqual(all.slice(0, k));
       }
