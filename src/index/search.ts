@@ -76,7 +76,7 @@ export interface Hit {
  * content, or ranked from two versions at once).
  *
  * Every ranking orders by the same key, the LIMIT cut included: score rounded (BM25_RANK_DECIMALS,
- * VECTOR_RANK_DECIMALS) descending, then path ascending by code unit, then start line. Chunk ids
+ * VECTOR_RANK_DECIMALS) descending, then path ascending by code point (UTF-8 bytes, in SQL and in JS), then start line. Chunk ids
  * follow write history, and a sum's last bits its order, so neither may decide between equals: an
  * index rebuilt from the same files must rank them the same. The score returned is not rounded.
  *
