@@ -1,6 +1,7 @@
 import { electionRace } from './election.js';
 import { indexSearch } from './index-search.js';
 import { ipcLoad } from './ipc-load.js';
+import { searchQuality } from './search-quality.js';
 import { serveStress, serveTakeover } from './serve.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
@@ -24,6 +25,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'index-search',
     description: 'indexing chunks/s and vector/bm25/hybrid search p50/p95 at ~10k and ~100k chunks',
     run: indexSearch,
+  },
+  {
+    name: 'search-quality',
+    description: 'hit@1, hit@3, MRR per mode on labelled queries (this repo, a generated one), with baseline',
+    run: searchQuality,
   },
   {
     name: 'tester-cost',

@@ -105,16 +105,16 @@ export const CATALOG: readonly Mutant[] = [
     strategy: 'ipc',
     description: 'hybrid search returns one result fewer than asked for',
     file: 'src/index/search.ts',
-    find: 'return definitionsFirst(head, query).slice(0, topK);',
-    replace: 'return definitionsFirst(head, query).slice(0, topK - 1);',
+    find: '.sort(byHybridScore).slice(0, topK);',
+    replace: '.sort(byHybridScore).slice(0, topK - 1);',
   },
   {
     id: 'hybrid-drops-bm25',
     strategy: 'snapshot',
     description: 'hybrid fusion is given only the vector list; the BM25 list is computed and ignored',
     file: 'src/index/search.ts',
-    find: 'lexical, semantic], lookahead)',
-    replace: 'lexical, semantic].slice(1), lookahead)',
+    find: 'const ranked = rankHybrid(lexical, semantic, query);',
+    replace: 'const ranked = rankHybrid([], semantic, query);',
   },
 
   // --- ipc

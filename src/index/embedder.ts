@@ -39,7 +39,8 @@ export interface HashingEmbedderOptions {
 
 export const DEFAULT_DIMENSIONS = 384;
 
-const NAME_PREFIX = 'hashing-v1-';
+/** v2: the tokenizer reads every script and stems (issue 13), so v1 vectors are not comparable. */
+const NAME_PREFIX = 'hashing-v2-';
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;

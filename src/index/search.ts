@@ -13,14 +13,36 @@ import {
 } from '@duckdb/node-api';
 import { EmbecodeError } from '../errors.js';
 import type { Database } from './database.js';
+import { definitionBonus, queriedNames } from './definitions.js';
 import type { Embedder } from './embedder.js';
-import { identifierParts, tokenize } from './tokenizer.js';
+import { tokenize } from './tokenizer.js';
 import type { SearchMode, SearchOptions, SearchResult } from './types.js';
-import { comparePaths, VECTOR_RANK_DECIMALS } from './vector-cache.js';
+import { comparePaths, roundLikeDuckDB, VECTOR_RANK_DECIMALS } from './vector-cache.js';
 
 export const DEFAULT_TOP_K = 10;
-/** Reciprocal rank fusion constant (Cormack et al.); 60 is the usual choice. */
-export const RRF_K = 60;
+/**
+ * Hybrid search ranks the union of each ranking's best HYBRID_POOL: as many as a search may ask
+ * for (MAX_TOP_K of the protocol and CLI), so that no top-k depends on k and every top-k is a
+ * prefix of the next.
+ */
+export const HYBRID_POOL = 1000;
+/** How many of the hybrid ranking's head are read for the definitions they contain. */
+export const DEFINITION_HEAD = 20;
+/** Decimals a hybrid score is rounded to; the rounded score is the one shown and sorted by. */
+export const HYBRID_DECIMALS = 6;
+/**
+ * What a hybrid score is made of (see hybridScore): BM25 and vector similarity, each scaled by
+ * the best of its ranking, the share of query terms in the path, a bonus for defining a queried
+ * name, and the factor for tests and docs when the query does not ask for them.
+ */
+export const HYBRID_WEIGHTS = {
+  bm25: 0.6,
+  vector: 0.4,
+  path: 0.15,
+  definition: 1,
+  definitionLoose: 0.25,
+  secondary: 0.8,
+} as const;
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /** Decimals of the BM25 score its ranking key keeps: sums of equal terms differ in their last bits. */
@@ -54,7 +76,7 @@ export interface Hit {
  * content, or ranked from two versions at once).
  *
  * Every ranking orders by the same key, the LIMIT cut included: score rounded (BM25_RANK_DECIMALS,
- * VECTOR_RANK_DECIMALS) descending, then path ascending by code unit, then start line. Chunk ids
+ * VECTOR_RANK_DECIMALS) descending, then path ascending by code point (UTF-8 bytes, in SQL and in JS), then start line. Chunk ids
  * follow write history, and a sum's last bits its order, so neither may decide between equals: an
  * index rebuilt from the same files must rank them the same. The score returned is not rounded.
  *
@@ -88,25 +110,46 @@ export class Searcher {
       if (mode === 'bm25')
         return withoutContent(await withContent(conn, await bm25(conn, terms, topK, prefix)));
       if (mode === 'vector') {
+        // Similarity to a query none of whose terms is indexed is noise (trigrams and hash
+        // collisions): such a query has no honest answer, in any mode.
         const vector = embedding as Float32Array;
-        const hits =
-          cache?.search(vector, topK, prefix) ?? (await this.vectorSql(conn, vector, topK, prefix));
+        const cachedHits = cache?.search(vector, topK, prefix);
+        if (!(await anyTermIndexed(conn, terms))) return [];
+        const hits = cachedHits ?? (await this.vectorSql(conn, vector, topK, prefix));
         return withoutContent(await withContent(conn, hits));
       }
-      // Fusion needs more than topK from each list, or a chunk ranked well by both but just outside
-      // one list's topK would be lost. BM25 is sent to DuckDB first, so that its threads rank while
-      // this one scores the cached vectors (which must happen before the first await, see snapshot).
-      const depth = Math.max(topK * 5, 50);
-      const lexicalPending = bm25(conn, terms, depth, prefix);
+      // BM25 is sent to DuckDB first, so that its threads rank while this one scores the cached
+      // vectors (which must happen before the first await, see snapshot).
+      const lexicalPending = bm25(conn, terms, HYBRID_POOL, prefix);
       lexicalPending.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled
-      const cached = embedding === undefined ? [] : cache?.search(embedding, depth, prefix);
+      const cached = embedding === undefined ? [] : cache?.search(embedding, HYBRID_POOL, prefix);
       const lexical = await lexicalPending;
-      const semantic = cached ?? (await this.vectorSql(conn, embedding as Float32Array, depth, prefix));
-      // Rank fusion blurs "where is X defined": a file that calls X a lot can outrank X's definition.
-      // So the fused head is re-read and a chunk that defines a queried identifier goes first.
-      const lookahead = Math.max(topK * 2, DEFINITION_LOOKAHEAD);
-      const head = await withContent(conn, fuse([lexical, semantic], lookahead));
-      return definitionsFirst(head, query).slice(0, topK);
+      if (lexical.length === 0 && !(await anyTermIndexed(conn, terms))) return [];
+      const semantic = cached ?? (await this.vectorSql(conn, embedding as Float32Array, HYBRID_POOL, prefix));
+      const ranked = rankHybrid(lexical, semantic, query);
+      // Only the head is read for definitions: a bonus never lowers a score, so every chunk past
+      // the head, which keeps its score, stays below every chunk of the head.
+      const head = await withContent(conn, ranked.slice(0, DEFINITION_HEAD));
+      const wanted = queriedNames(query);
+      const boosted = head.map((result) => {
+        const bonus = definitionBonus(
+          result.content,
+          wanted,
+          HYBRID_WEIGHTS.definition,
+          HYBRID_WEIGHTS.definitionLoose,
+        );
+        return bonus === 0 ? result : { ...result, score: roundHybrid(result.score + bonus) };
+      });
+      const order = [...boosted, ...ranked.slice(DEFINITION_HEAD)].sort(byHybridScore).slice(0, topK);
+      const read = new Map(boosted.map((r) => [`${r.path}\u0000${r.startLine}`, r]));
+      const unread = order.filter((r) => !read.has(`${r.path}\u0000${r.startLine}`)) as Hit[];
+      for (const r of await withContent(conn, unread)) read.set(`${r.path}\u0000${r.startLine}`, r);
+      return withoutContent(
+        order.map((r) => {
+          const full = read.get(`${r.path}\u0000${r.startLine}`) as SearchResult & { content: string };
+          return { ...full, score: r.score };
+        }),
+      );
     }, signal);
   }
 
@@ -270,77 +313,117 @@ async function hits(
   }));
 }
 
+/** Rounded as the hybrid score is shown and sorted. */
+function roundHybrid(score: number): number {
+  return roundLikeDuckDB(score, HYBRID_DECIMALS);
+}
+
+/** Score (rounded) descending, then path and first line, as every ranking. */
+function byHybridScore(a: Omit<Hit, 'id'>, b: Omit<Hit, 'id'>): number {
+  return b.score - a.score || comparePaths(a.path, b.path) || a.startLine - b.startLine;
+}
+
+/** Paths of tests, specs, docs and examples: what a question about the code seldom wants first. */
+const SECONDARY_PATH =
+  /(?:^|\/)(?:tests?|__tests__|specs?|docs?|examples?|fixtures?)\/|[._-](?:test|spec)\.[^/]*$|\.(?:md|markdown|rst|txt)$/i;
+/** Stemmed query terms that ask for tests or docs, which are then not held back. */
+const ASKS_FOR_SECONDARY: ReadonlySet<string> = new Set(
+  ['test', 'tests', 'spec', 'specs', 'doc', 'docs', 'readme', 'example', 'fixture', 'markdown'].flatMap(
+    tokenize,
+  ),
+);
+
+/** Whether `path` is a test, spec, doc or example file. */
+export function isSecondaryPath(path: string): boolean {
+  return SECONDARY_PATH.test(path);
+}
+
 /**
- * Reciprocal rank fusion: each list contributes 1 / (RRF_K + rank) for each chunk it ranks.
- * Equal sums (common: one chunk 1st in one list and 2nd in the other, another the reverse) go to
- * the better rank in the earliest list that ranks either (in hybrid search, BM25 comes first: exact
- * keyword evidence beats a near-equal vector similarity), then by path (code unit order, as in
- * every ranking) and line, so results are stable across runs, processes and rebuilds.
+ * The hybrid score before the definitions bonus, for a chunk BM25 scored `lexical` (undefined when
+ * it did not) and the vector ranking `semantic`, given each ranking's best score:
+ *
+ *   (0.6 * lexical / bestLexical + 0.4 * max(semantic, 0) / bestSemantic + 0.15 * pathShare)
+ *     * (0.8 when the path is a test or doc and the query asks for neither, else 1)
+ *
+ * Scaling by the best keeps BM25's first hit at 0.6 at least, above any chunk only the vector
+ * ranking found (0.4 at most): a rare identifier found by BM25 is never drowned by similarity.
+ * pathShare is the share of the query's distinct terms among the path's terms.
  */
-export function fuse<T extends Hit>(lists: readonly (readonly T[])[], topK: number): T[] {
-  const fused = new Map<bigint, { row: T; score: number; ranks: number[] }>();
-  lists.forEach((list, listIndex) => {
-    list.forEach((row, index) => {
-      let entry = fused.get(row.id);
-      if (entry === undefined) {
-        entry = { row, score: 0, ranks: lists.map(() => Number.POSITIVE_INFINITY) };
-        fused.set(row.id, entry);
-      }
-      entry.score += 1 / (RRF_K + index + 1);
-      entry.ranks[listIndex] = Math.min(entry.ranks[listIndex] as number, index);
-    });
-  });
-  const byRanks = (a: number[], b: number[]) => {
-    for (let i = 0; i < a.length; i++) {
-      if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number) ? -1 : 1;
+export function hybridScore(parts: {
+  readonly lexical: number | undefined;
+  readonly bestLexical: number;
+  readonly semantic: number | undefined;
+  readonly bestSemantic: number;
+  readonly pathShare: number;
+  readonly secondary: boolean;
+}): number {
+  const w = HYBRID_WEIGHTS;
+  const lexical =
+    parts.lexical === undefined || parts.bestLexical <= 0 ? 0 : parts.lexical / parts.bestLexical;
+  const semantic =
+    parts.semantic === undefined || parts.bestSemantic <= 0
+      ? 0
+      : Math.max(parts.semantic, 0) / parts.bestSemantic;
+  const sum = w.bm25 * lexical + w.vector * semantic + w.path * parts.pathShare;
+  return parts.secondary ? sum * w.secondary : sum;
+}
+
+/**
+ * Every chunk of the two rankings (each cut at HYBRID_POOL, best first) by hybrid score before the
+ * definitions bonus, rounded, best first; the score is that rounded score.
+ */
+export function rankHybrid<T extends Hit>(lexical: readonly T[], semantic: readonly T[], query: string): T[] {
+  const terms = [...new Set(tokenize(query))];
+  const holdBack = !terms.some((t) => ASKS_FOR_SECONDARY.has(t));
+  const bestLexical = lexical[0]?.score ?? 0;
+  const bestSemantic = Math.max(semantic[0]?.score ?? 0, 0);
+  const byId = new Map<bigint, { hit: T; lexical?: number; semantic?: number }>();
+  for (const hit of lexical) byId.set(hit.id, { hit, lexical: hit.score });
+  for (const hit of semantic) {
+    const entry = byId.get(hit.id);
+    if (entry === undefined) byId.set(hit.id, { hit, semantic: hit.score });
+    else entry.semantic = hit.score;
+  }
+  const pathTerms = new Map<string, Set<string>>();
+  const shareOf = (path: string): number => {
+    let set = pathTerms.get(path);
+    if (set === undefined) {
+      set = new Set(tokenize(path));
+      pathTerms.set(path, set);
     }
-    return 0;
+    let found = 0;
+    for (const t of terms) if (set.has(t)) found++;
+    return terms.length === 0 ? 0 : found / terms.length;
   };
-  return [...fused.values()]
-    .sort(
-      (a, b) =>
-        b.score - a.score ||
-        byRanks(a.ranks, b.ranks) ||
-        comparePaths(a.row.path, b.row.path) ||
-        a.row.startLine - b.row.startLine,
-    )
-    .slice(0, topK)
-    .map(({ row, score }) => ({ ...row, score }));
+  return [...byId.values()]
+    .map(({ hit, lexical: l, semantic: v }) => ({
+      ...hit,
+      score: roundHybrid(
+        hybridScore({
+          lexical: l,
+          bestLexical,
+          semantic: v,
+          bestSemantic,
+          pathShare: shareOf(hit.path),
+          secondary: holdBack && isSecondaryPath(hit.path),
+        }),
+      ),
+    }))
+    .sort(byHybridScore);
 }
 
-/** Fused results re-read for definitions: twice those asked for, at least this many. */
-const DEFINITION_LOOKAHEAD = 10;
-
-/**
- * A named definition at the start of a line, across the languages the chunker knows: the name is
- * group 1 (`export async function name`, `class Name`, `def name`, `pub fn name`, Go's
- * `func (r *T) Name`, `type Name`, `const name =` ...).
- */
-const DEFINITION =
-  /^[ \t]*(?:(?:export|default|declare|abstract|async|pub(?:\([^)]*\))?|public|private|protected|static|final|unsafe)\s+)*(?:function\*?|class|interface|type|enum|const|let|var|def|fn|func(?:\s*\([^)]*\))?|struct|trait|impl|mod|record)\s+([A-Za-z_$][\w$]*)/gm;
-
-/** `parseHttpRequest`, `parse_http_request` and `ParseHTTPRequest` are one name to a person. */
-function normalName(name: string): string {
-  return identifierParts(name).join('');
-}
-
-/** The names a chunk defines, normalised. */
-export function definedNames(content: string): Set<string> {
-  return new Set([...content.matchAll(DEFINITION)].map((m) => normalName(m[1] as string)));
-}
-
-/**
- * Stable re-order: results that define one of the query's identifiers (in any case style) first,
- * the rest after, each group in its fused order. Returned without their content.
- */
-export function definitionsFirst(
-  results: readonly (SearchResult & { content: string })[],
-  query: string,
-): SearchResult[] {
-  const wanted = new Set((query.match(/[A-Za-z_$][\w$]{2,}/g) ?? []).map(normalName));
-  if (wanted.size === 0) return withoutContent(results);
-  const defines = (r: { content: string }) => [...definedNames(r.content)].some((n) => wanted.has(n));
-  return withoutContent([...results.filter(defines), ...results.filter((r) => !defines(r))]);
+/** Whether any of `terms` occurs anywhere in the index (whatever the path prefix). */
+async function anyTermIndexed(conn: DuckDBConnection, terms: readonly string[]): Promise<boolean> {
+  const perTerm = terms.length <= MAX_UNION_TERMS;
+  const sql = perTerm
+    ? terms.map((_, i) => `(SELECT 1 FROM postings WHERE term = $${i + 1} LIMIT 1)`).join(' UNION ALL ')
+    : 'SELECT 1 FROM postings p SEMI JOIN (SELECT unnest($1) AS term) q ON p.term = q.term LIMIT 1';
+  const reader = await conn.runAndReadAll(
+    sql,
+    perTerm ? [...terms] : [listValue([...terms])],
+    perTerm ? terms.map(() => VARCHAR) : [LIST(VARCHAR)],
+  );
+  return reader.getRows().length > 0;
 }
 
 function withoutContent(results: readonly (SearchResult & { content?: string })[]): SearchResult[] {

@@ -47,12 +47,28 @@ export function roundLikeDuckDB(value: number, decimals: number): number {
 }
 
 /**
- * Paths in code unit order (not localeCompare, which differs between ICU builds and locales).
- * DuckDB orders VARCHAR by UTF-8 bytes, which agrees except where one path has a character above
- * U+FFFF and the other one in U+E000-U+FFFF at the first difference.
+ * Paths in code point order, which is DuckDB's VARCHAR order (UTF-8 bytes), so rankings sorted
+ * here and in SQL agree (not localeCompare, which differs between ICU builds and locales). Code
+ * unit order, JavaScript's `<`, differs from it where one path has a character above U+FFFF (a
+ * surrogate, 0xD800-0xDFFF) and the other one in U+E000-U+FFFF at the first difference: there the
+ * surrogate is moved above the others.
  */
 export function comparePaths(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A code unit's place in code point order: surrogates after U+E000-U+FFFF, the rest as they are. */
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
 }
 
 const INITIAL_CAPACITY = 1024;

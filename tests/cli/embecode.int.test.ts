@@ -114,7 +114,7 @@ describe('embecode CLI', () => {
     const status = await run(['status', '--dir', dir, '--json']);
     expect(status.code, status.stderr).toBe(0);
     const parsedStatus = JSON.parse(status.stdout) as Record<string, unknown>;
-    expect(parsedStatus).toMatchObject({ db: dbPath, files: 4, dimensions: 384, embedder: 'hashing-v1-384' });
+    expect(parsedStatus).toMatchObject({ db: dbPath, files: 4, dimensions: 384, embedder: 'hashing-v2-384' });
     expect(parsedStatus.chunks).toBeGreaterThanOrEqual(4);
     expect(parsedStatus.sizeBytes).toBeGreaterThan(0);
     const humanStatus = await run(['status', '--dir', dir]);

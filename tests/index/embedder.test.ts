@@ -53,14 +53,14 @@ describe('HashingEmbedder', () => {
   it('has the default dimensions and a name that records them', () => {
     expect(embedder.dimensions).toBe(DEFAULT_DIMENSIONS);
     expect(DEFAULT_DIMENSIONS).toBe(384);
-    expect(embedder.name).toBe('hashing-v1-384');
+    expect(embedder.name).toBe('hashing-v2-384');
     expect(embedder.embedOne('x = 1').length).toBe(384);
   });
 
   it('respects the dimensions option', async () => {
     const small = new HashingEmbedder({ dimensions: 64 });
     expect(small.dimensions).toBe(64);
-    expect(small.name).toBe('hashing-v1-64');
+    expect(small.name).toBe('hashing-v2-64');
     const [vector] = await small.embed([LOAD_CONFIG]);
     expect(vector?.length).toBe(64);
     expect(norm(vector as Float32Array)).toBeCloseTo(1, 5);
@@ -163,22 +163,22 @@ describe('embedder construction', () => {
   it('makes the hashing embedder by default', () => {
     const embedder = createDefaultEmbedder();
     expect(embedder).toBeInstanceOf(HashingEmbedder);
-    expect(embedder.name).toBe('hashing-v1-384');
+    expect(embedder.name).toBe('hashing-v2-384');
     expect(embedder.dimensions).toBe(384);
   });
 
   it('rebuilds an embedder from its name, and knows no others', () => {
-    const rebuilt = embedderForName('hashing-v1-96');
-    expect(rebuilt?.name).toBe('hashing-v1-96');
+    const rebuilt = embedderForName('hashing-v2-96');
+    expect(rebuilt?.name).toBe('hashing-v2-96');
     expect(rebuilt?.dimensions).toBe(96);
     for (const name of [
       '',
       'unknown',
-      'hashing-v1-',
-      'hashing-v1-0',
-      'hashing-v1-012',
-      'hashing-v2-384',
-      'hashing-v1-1e3',
+      'hashing-v2-',
+      'hashing-v2-0',
+      'hashing-v2-012',
+      'hashing-v1-384',
+      'hashing-v2-1e3',
     ]) {
       expect(embedderForName(name)).toBeUndefined();
     }

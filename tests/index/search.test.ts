@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/index/database.js';
+import { definedNames } from '../../src/index/definitions.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { definedNames, definitionsFirst, fuse, type Hit, RRF_K, Searcher } from '../../src/index/search.js';
+import { Searcher } from '../../src/index/search.js';
 import type { PreparedFile, SearchMode, SearchOptions, SearchResult } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -428,57 +429,6 @@ describe('Searcher ties', () => {
   });
 });
 
-describe('fuse (reciprocal rank fusion)', () => {
-  const hit = (id: number, path: string, startLine = 1): Hit => ({
-    id: BigInt(id),
-    path,
-    startLine,
-    endLine: startLine + 1,
-    score: 0,
-  });
-
-  it('sums 1 / (k + rank) over the lists and ranks by the sum', () => {
-    const a = hit(1, 'a.ts');
-    const b = hit(2, 'b.ts');
-    const c = hit(3, 'c.ts');
-    const fused = fuse(
-      [
-        [a, b, c],
-        [b, c],
-      ],
-      10,
-    );
-    expect(fused.map((h) => h.path)).toEqual(['b.ts', 'c.ts', 'a.ts']);
-    expect(fused[0]?.score).toBeCloseTo(1 / (RRF_K + 2) + 1 / (RRF_K + 1), 12);
-    expect(fused[1]?.score).toBeCloseTo(1 / (RRF_K + 3) + 1 / (RRF_K + 2), 12);
-    expect(fused[2]?.score).toBeCloseTo(1 / (RRF_K + 1), 12);
-    expect(RRF_K).toBe(60);
-  });
-
-  it('breaks equal sums by the rank in the first list, e.g. BM25 before vector', () => {
-    const lexicalFirst = hit(1, 'z/routes.ts');
-    const vectorFirst = hit(2, 'a/README.md');
-    const fused = fuse(
-      [
-        [lexicalFirst, vectorFirst],
-        [vectorFirst, lexicalFirst],
-      ],
-      2,
-    );
-    expect(fused[0]?.score).toBe(fused[1]?.score);
-    expect(fused.map((h) => h.path)).toEqual(['z/routes.ts', 'a/README.md']);
-  });
-
-  it('keeps topK, earlier lists deciding between single-list hits of equal rank', () => {
-    const fused = fuse([[hit(1, 'z.ts')], [hit(2, 'a.ts', 9)], [hit(3, 'a.ts', 2)]], 2);
-    expect(fused.map((h) => [h.path, h.startLine])).toEqual([
-      ['z.ts', 1],
-      ['a.ts', 9],
-    ]);
-    expect(fuse([], 5)).toEqual([]);
-  });
-});
-
 describe('VectorCache', () => {
   const unit = (...xs: number[]) => {
     const v = new Float32Array(4);
@@ -539,71 +489,153 @@ describe('VectorCache', () => {
   });
 });
 
-describe('definitionsFirst', () => {
-  const result = (path: string, content: string) => ({
-    path,
-    startLine: 1,
-    endLine: 1,
-    score: 1,
-    preview: content,
-    content,
-  });
-
-  it('moves chunks that define a queried identifier ahead, keeping the order otherwise', () => {
-    const ranked = [
-      result('uses.ts', 'const a = loadWidget(); loadWidget();'),
-      result('other.ts', 'export const unrelated = 1;'),
-      result('defs.ts', 'export async function loadWidget(id: string) {}'),
-      result('defs.py', 'def loadWidget(x):\n    pass'),
-    ];
-    expect(definitionsFirst(ranked, 'loadWidget').map((r) => r.path)).toEqual([
-      'defs.ts',
-      'defs.py',
-      'uses.ts',
-      'other.ts',
-    ]);
-  });
-
-  it.each([
-    ['class Widget {', 'Widget'],
-    ['pub fn widget_count() -> usize {', 'widget_count'],
-    ['func (s *Server) ServeWidget(w http.ResponseWriter) {', 'ServeWidget'],
-    ['type WidgetId = string;', 'WidgetId'],
-    ['interface WidgetStore {', 'WidgetStore'],
-  ])('recognises %j as defining %s', (line, name) => {
-    const ranked = [result('a.ts', `call(${name})`), result('b.ts', line)];
-    expect(definitionsFirst(ranked, name)[0]?.path).toBe('b.ts');
-  });
-
-  it('leaves results without content fields and unchanged for a query with no identifier', () => {
-    const ranked = [result('a.ts', 'function xy() {}')];
-    expect(definitionsFirst(ranked, '!!')).toEqual([
-      { path: 'a.ts', startLine: 1, endLine: 1, score: 1, preview: 'function xy() {}' },
-    ]);
+describe('definedNames', () => {
+  it('finds real definitions (functions, classes, methods, types, module constants), not locals', () => {
+    const content = [
+      'export async function loadConfig(path) {',
+      '  const subprocess = spawn(path);',
+      '  let attempts = 0;',
+      '}',
+      'class Reader {',
+      '  readAll(limit: number): string {',
+      '    if (limit) {',
+      '  }',
+      '}',
+      'export const DEFAULT_LIMIT = 10;',
+      'type Größe = number;',
+      'def fetch_active_user(x):',
+      'func (r *T) ReadHTTP() {}',
+    ].join('\n');
+    expect([...definedNames(content)].sort()).toEqual(
+      ['defaultlimit', 'fetchactiveuser', 'größe', 'loadconfig', 'readall', 'reader', 'readhttp'].sort(),
+    );
   });
 });
 
-describe('definedNames', () => {
-  it('finds definitions in every language the chunker knows, in one normal form', () => {
-    const content = [
-      'export async function fetchActiveUser(id: string) {',
-      'def fetch_active_user(x):',
-      'pub(crate) fn parse_http_request() {}',
-      'func (s *Server) ServeWidget(w http.ResponseWriter) {',
-      'export default class WidgetStore {',
-      '  const localValue = 1;',
-      'call(notADefinition)',
-    ].join('\n');
-    expect([...definedNames(content)].sort()).toEqual(
-      ['fetchactiveuser', 'localvalue', 'parsehttprequest', 'servewidget', 'widgetstore'].sort(),
-    );
+describe('Searcher ranking (issue 13)', () => {
+  const PROCESSES: Record<string, string> = {
+    'src/process/children.ts': `/** Kills every child subprocess when the parent process exits. */
+export function killChildrenOnExit(children: Set<ChildProcess>): void {
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+}
+`,
+    'tests/process/children.test.ts': `// kill child process exit: the child process is killed when the parent process exits
+it('kills the subprocess when the parent exits', async () => {
+  const subprocess = spawn(process.execPath, ['child.js']);
+  const subprocessExit = once(subprocess, 'exit');
+  subprocess.kill();
+  await subprocessExit;
+});
+`,
+    'src/http/client.ts': CORPUS['src/http/client.ts'] as string,
+    'src/config/load.ts': CORPUS['src/config/load.ts'] as string,
+  };
+
+  it('keeps a rare identifier that only BM25 finds at the top of hybrid', async () => {
+    // Many files share the words of the identifier's parts, so the vector ranking prefers them;
+    // the one file holding the identifier says a lot about other things.
+    const unrelated = Array.from({ length: 40 }, (_, i) => `// polygon area ${i} geometry notes`).join('\n');
+    const files: Record<string, string> = { 'src/rare.ts': `${unrelated}\nregisterQzxHandler(queue)\n` };
+    for (let i = 0; i < 30; i++) {
+      files[`src/handlers/h${i}.ts`] =
+        `export function registerHandler${i}(handler: Handler, queue: Queue) {\n  return register(handler, queue);\n}\n`;
+    }
+    const { searcher } = await indexCorpus(files);
+    const [lexical] = await searcher.search('registerQzxHandler', { mode: 'bm25' });
+    expect(lexical?.path).toBe('src/rare.ts');
+    const hybrid = await searcher.search('registerQzxHandler', { mode: 'hybrid', topK: 3 });
+    expect(hybrid[0]?.path).toBe('src/rare.ts');
   });
 
-  it('matches a camelCase query to a snake_case definition', () => {
-    const ranked = [
-      { path: 'a.ts', startLine: 1, endLine: 1, score: 1, preview: '', content: 'fetchActiveUser()' },
-      { path: 'b.py', startLine: 1, endLine: 1, score: 1, preview: '', content: 'def fetch_active_user(x):' },
+  it('gives the definitions boost to real definitions only, not to a local sharing a word', async () => {
+    const { searcher } = await indexCorpus(PROCESSES);
+    const results = await searcher.search('kill subprocess when parent process exits', { mode: 'hybrid' });
+    expect(results[0]?.path).toBe('src/process/children.ts');
+  });
+
+  /** Twenty short files calling `dispatchQueue`, and its one long definition, which ranks low. */
+  const USERS: Record<string, string> = {
+    'src/queue/dispatch.ts': `export function dispatchQueue(items: Item[]): void {\n${Array.from(
+      { length: 40 },
+      (_, i) => `  // step ${i}: polygon area geometry notes`,
+    ).join('\n')}\n}\n`,
+  };
+  for (let i = 0; i < 20; i++) USERS[`src/use/u${i}.ts`] = `dispatchQueue(dispatchQueue(queue${i}))\n`;
+
+  it('returns hybrid results in the order of the scores shown', async () => {
+    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES, ...USERS });
+    for (const query of [
+      'dispatchQueue',
+      'loadConfig request response',
+      'kill subprocess when parent process exits',
+    ]) {
+      const scores = (await searcher.search(query, { mode: 'hybrid', topK: 20 })).map((r) => r.score);
+      expect(scores, query).toEqual([...scores].sort((a, b) => b - a));
+    }
+  });
+
+  it('makes every hybrid top-k a prefix of any larger k', async () => {
+    const { searcher } = await indexCorpus({ ...CORPUS, ...PROCESSES, ...USERS });
+    for (const query of ['dispatchQueue', 'request config', 'sendRequest response']) {
+      const all = await searcher.search(query, { mode: 'hybrid', topK: 50 });
+      for (const k of [1, 2, 3, 5, 8, 13]) {
+        const top = await searcher.search(query, { mode: 'hybrid', topK: k });
+        expect(top, `${query} k=${k}`).toEqual(all.slice(0, k));
+      }
+    }
+  });
+
+  it('answers a query whose terms occur nowhere with nothing, in every mode', async () => {
+    const { searcher } = await indexCorpus();
+    for (const mode of MODES) {
+      expect(await searcher.search('frobnicatezz', { mode }), mode).toEqual([]);
+    }
+  });
+
+  it('finds words in any script: CJK, Cyrillic, accented Latin, non-ASCII identifiers', async () => {
+    const { searcher } = await indexCorpus({
+      ...CORPUS,
+      'src/ja.ts': '// 日本語の全文検索を行う\nexport function 検索する(query: string) {}\n',
+      'src/ru.ts': '// Функция поиска файлов\nexport function найтиФайлы() {}\n',
+      'src/fr.ts': '// Calcule la Größe et la durée\nexport function größeBerechnen() {}\n',
+    });
+    const cases: [string, string][] = [
+      ['日本語 検索', 'src/ja.ts'],
+      ['поиска ФАЙЛОВ', 'src/ru.ts'],
+      ['DURÉE', 'src/fr.ts'],
+      ['größeBerechnen', 'src/fr.ts'],
+      ['найтиФайлы', 'src/ru.ts'],
     ];
-    expect(definitionsFirst(ranked, 'fetchActiveUser')[0]?.path).toBe('b.py');
+    for (const [query, path] of cases) {
+      for (const mode of MODES) {
+        const [first] = await searcher.search(query, { mode });
+        expect(first?.path, `${mode} ${query}`).toBe(path);
+      }
+    }
+  });
+
+  it('prefers the implementation to its tests unless the query asks for tests', async () => {
+    const { searcher } = await indexCorpus(PROCESSES);
+    const [implementation] = await searcher.search('kill child process exit', { mode: 'hybrid' });
+    expect(implementation?.path).toBe('src/process/children.ts');
+    const [test] = await searcher.search('test kill subprocess exit', { mode: 'hybrid' });
+    expect(test?.path).toBe('tests/process/children.test.ts');
+  });
+
+  it('orders paths with characters above U+FFFF and in U+E000-U+FFFF alike in the owner and in SQL', async () => {
+    const copy = 'export const pathOrderProbe = 1;\n';
+    const files = { 'src/\u{1F600}.ts': copy, 'src/\uFF5E.ts': copy, 'src/a.ts': copy };
+    const { path, searcher } = await indexCorpus(files);
+    const reader = await openReader(path);
+    for (const mode of MODES) {
+      const owner = (await searcher.search('pathOrderProbe', { mode })).map((r) => r.path);
+      expect(owner, mode).toEqual(['src/a.ts', 'src/\uFF5E.ts', 'src/\u{1F600}.ts']);
+      expect(
+        (await reader.search('pathOrderProbe', { mode })).map((r) => r.path),
+        mode,
+      ).toEqual(owner);
+    }
   });
 });

@@ -21,6 +21,7 @@ export function whyNotCandidate(hit: RankedChunk, search: ReferenceSearch): stri
   if (search.pathPrefix !== null && !hit.path.startsWith(search.pathPrefix)) {
     return `${hit.path} is outside the path prefix ${JSON.stringify(search.pathPrefix)}`;
   }
+  if (!search.known) return `none of the query's terms (${search.terms.join(', ')}) is in the index`;
   if (search.mode !== 'hybrid') {
     return search.mode === 'bm25'
       ? `it contains none of the query's terms (${search.terms.join(', ')})`
@@ -31,5 +32,5 @@ export function whyNotCandidate(hit: RankedChunk, search: ReferenceSearch): stri
   const lexical = rankIn(search.bm25);
   const semantic = rankIn(search.vector);
   const where = (name: string, rank: number) => (rank < 0 ? `not in ${name}` : `${name} rank ${rank + 1}`);
-  return `it is ${where('bm25', lexical)} and ${where('vector', semantic)}, below the fusion depth ${search.depth}`;
+  return `it is ${where('bm25', lexical)} and ${where('vector', semantic)}, below the hybrid pool of ${search.depth} each`;
 }

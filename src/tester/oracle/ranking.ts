@@ -3,14 +3,14 @@
  * the comparison's tie analysis.
  *
  * A ranked chunk is ordered by its score rounded to a fixed number of decimals (descending), then by
- * path (ascending, UTF-16 code units compared with `<`, never `localeCompare`, whose order depends on
- * the locale), then by first line (ascending). Rounding is there so that two chunks whose exact
+ * path (ascending, by UTF-8 bytes as DuckDB orders VARCHARs, never `localeCompare`, whose order depends
+ * on the locale), then by first line (ascending). Rounding is there so that two chunks whose exact
  * scores differ only by floating-point noise (the same sum taken in another order) are ordered by
  * name, identically in every process; the score reported stays unrounded.
  */
 
-/** Which of the index's two scored rankings a list comes from. */
-export type RankedMode = 'bm25' | 'vector';
+/** Which of the index's rankings a list comes from. */
+export type RankedMode = 'bm25' | 'vector' | 'hybrid';
 
 /** A chunk as a ranking lists it. */
 export interface RankedChunk {
@@ -22,8 +22,11 @@ export interface RankedChunk {
   readonly score: number;
 }
 
-/** Decimals each ranking rounds its scores to before ordering: BM25 sums doubles, vector scores are FLOATs. */
-export const RANK_DECIMALS: Readonly<Record<RankedMode, number>> = { bm25: 9, vector: 6 };
+/**
+ * Decimals each ranking rounds its scores to before ordering: BM25 sums doubles, vector scores are
+ * FLOATs; a hybrid score is returned rounded.
+ */
+export const RANK_DECIMALS: Readonly<Record<RankedMode, number>> = { bm25: 9, vector: 6, hybrid: 6 };
 
 /**
  * `score` scaled by `10 ** decimals` and rounded half away from zero, as SQL's `round(x, d)` does
@@ -35,10 +38,9 @@ export function roundedKey(score: number, decimals: number): number {
   return scaled < 0 ? -Math.round(-scaled) : Math.round(scaled);
 }
 
-/** Binary order of two strings by UTF-16 code units. */
-export function compareCodeUnits(a: string, b: string): number {
-  if (a === b) return 0;
-  return a < b ? -1 : 1;
+/** Binary order of two strings by their UTF-8 bytes (which is code point order). */
+export function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** Path, then first line: the tie-break of every ranking once the scores say nothing. */
@@ -46,7 +48,7 @@ export function compareLocation(
   a: Pick<RankedChunk, 'path' | 'startLine'>,
   b: Pick<RankedChunk, 'path' | 'startLine'>,
 ): number {
-  return compareCodeUnits(a.path, b.path) || a.startLine - b.startLine;
+  return compareUtf8(a.path, b.path) || a.startLine - b.startLine;
 }
 
 /** The comparator of a `mode` ranking: best first. */

@@ -2,17 +2,21 @@ import type { Embedder } from '../../index/embedder.js';
 import { tokenize } from '../../index/tokenizer.js';
 import type { PreparedChunk, PreparedFile, SearchMode } from '../../index/types.js';
 import { bm25Scores } from './bm25.js';
-import { definesAny, queriedNames, stablePartition } from './definitions.js';
-import { type FusedChunk, fuseRankings } from './fusion.js';
+import { definitionBonusOf, queriedNames } from './definitions.js';
+import {
+  DEFINITION_HEAD,
+  DEFINITION_STRONG,
+  DEFINITION_WEAK,
+  type FusedChunk,
+  fuseScores,
+  HYBRID_POOL,
+  roundHybrid,
+} from './fusion.js';
 import { chunkKey, compareLocation, type RankedChunk, rankingOrder } from './ranking.js';
 import { isZeroVector, vectorScores } from './vector.js';
 
 /** Results a search returns when the caller does not say. */
 export const REFERENCE_DEFAULT_TOP_K = 10;
-/** Hybrid search fuses this many of each ranking at least (`max(topK * 5, this)`). */
-export const FUSION_MIN_DEPTH = 50;
-/** Hybrid search looks for definitions among this many fused results at least (`max(topK * 2, this)`). */
-export const DEFINITION_MIN_LOOKAHEAD = 10;
 
 /** The options of `Searcher.search`, with the same defaults. */
 export interface ReferenceSearchOptions {
@@ -29,6 +33,8 @@ interface ReferenceSearchBase {
   readonly query: string;
   /** The query's distinct terms; none means the search finds nothing whatever the state. */
   readonly terms: readonly string[];
+  /** Whether some chunk of the index has one of the terms: if none has, every mode finds nothing. */
+  readonly known: boolean;
   readonly topK: number;
   readonly pathPrefix: string | null;
   /** Exactly what the index must return under the tie rules of ranking.ts, best first. */
@@ -50,17 +56,19 @@ export interface ReferenceRankedSearch extends ReferenceSearchBase {
 /** A hybrid answer, with the rankings it fused. */
 export interface ReferenceHybridSearch extends ReferenceSearchBase {
   readonly mode: 'hybrid';
-  /** How much of each ranking was fused: `max(topK * 5, FUSION_MIN_DEPTH)`. */
+  /** How much of each ranking was fused: HYBRID_POOL. */
   readonly depth: number;
-  /** How many fused results were re-read for definitions: `max(topK * 2, DEFINITION_MIN_LOOKAHEAD)`. */
+  /** How many of the preliminary order were read for definitions: DEFINITION_HEAD. */
   readonly lookahead: number;
   /** The whole BM25 ranking, uncut; the first `depth` were fused. */
   readonly bm25: readonly RankedChunk[];
   /** The whole vector ranking, uncut (empty for a zero query vector); the first `depth` were fused. */
   readonly vector: readonly RankedChunk[];
-  /** The fusion of the two cut rankings, uncut, before definitions go first. */
+  /** The fused candidates by preliminary score (before the definitions bonus), uncut. */
   readonly fused: readonly FusedChunk[];
-  /** chunkKey of every candidate that defines an identifier the query names. */
+  /** The final hybrid ranking of every candidate, uncut (`expected` is its first topK). */
+  readonly ranking: readonly RankedChunk[];
+  /** chunkKey of every candidate that defines a name the query asks for, strongly or loosely. */
   readonly defining: ReadonlySet<string>;
 }
 
@@ -130,32 +138,45 @@ export class ReferenceIndex {
     const topK = options.topK ?? REFERENCE_DEFAULT_TOP_K;
     const pathPrefix = options.pathPrefix ?? null;
     const terms = [...new Set(tokenize(query))];
-    const base = { query, terms, topK, pathPrefix, index: this };
-    const answers = terms.length > 0 && topK > 0;
+    const known = terms.some((t) => this.chunks.some((c) => (c.terms.get(t) ?? 0) > 0));
+    const base = { query, terms, known, topK, pathPrefix, index: this };
+    const answers = terms.length > 0 && topK > 0 && known;
     const rank = async (which: 'bm25' | 'vector') =>
       answers ? (await this.scores(which, query, terms, pathPrefix)).sort(rankingOrder(which)) : [];
     if (mode !== 'hybrid') {
       const ranking = await rank(mode);
       return { ...base, mode, ranking, expected: ranking.slice(0, Math.max(topK, 0)) };
     }
-    const depth = Math.max(topK * 5, FUSION_MIN_DEPTH);
-    const lookahead = Math.max(topK * 2, DEFINITION_MIN_LOOKAHEAD);
     const bm25 = await rank('bm25');
     const vector = await rank('vector');
-    const fused = answers ? fuseRankings([bm25.slice(0, depth), vector.slice(0, depth)]) : [];
+    const fused = answers ? fuseScores(bm25.slice(0, HYBRID_POOL), vector.slice(0, HYBRID_POOL), terms) : [];
     const wanted = queriedNames(query);
     const defining = new Set<string>();
-    for (const candidate of [...bm25, ...vector]) {
+    const final: RankedChunk[] = fused.map((candidate, position) => {
       const chunk = this.chunkAt(candidate.path, candidate.startLine);
-      if (chunk !== undefined && definesAny(chunk.content, wanted)) defining.add(chunkKey(candidate));
-    }
-    const head = stablePartition(fused.slice(0, lookahead), (c) => defining.has(chunkKey(c)));
-    const expected = answers
-      ? head
-          .slice(0, topK)
-          .map(({ path, startLine, endLine, score }) => ({ path, startLine, endLine, score }))
-      : [];
-    return { ...base, mode, depth, lookahead, bm25, vector, fused, defining, expected };
+      const bonus =
+        chunk === undefined
+          ? 0
+          : definitionBonusOf(chunk.content, wanted, DEFINITION_STRONG, DEFINITION_WEAK);
+      if (bonus > 0) defining.add(chunkKey(candidate));
+      const score =
+        position < DEFINITION_HEAD && bonus > 0 ? roundHybrid(candidate.score + bonus) : candidate.score;
+      return { path: candidate.path, startLine: candidate.startLine, endLine: candidate.endLine, score };
+    });
+    const ranking = final.sort(rankingOrder('hybrid'));
+    const expected = ranking.slice(0, Math.max(topK, 0));
+    return {
+      ...base,
+      mode,
+      depth: HYBRID_POOL,
+      lookahead: DEFINITION_HEAD,
+      bm25,
+      vector,
+      fused,
+      ranking,
+      defining,
+      expected,
+    };
   }
 
   private async scores(

@@ -39,8 +39,10 @@ export interface TieGroup {
  * the index's own noise could round one copy of it up and another down. BM25 sums the same terms
  * in any order, a few units in the last place apart (about 1e-14 for scores near 10, against a
  * margin of 1e-12). A vector ranking computes equal vectors identically, so equal scores stay equal.
+ * A hybrid score is rounded from a sum with FLOAT noise in it (a good part of a rounding unit), so
+ * no hybrid class is pinned (margin 1): near-tied hybrid results may come in any order.
  */
-export const BOUNDARY_MARGIN: Readonly<Record<RankedMode, number>> = { bm25: 1e-3, vector: 0 };
+export const BOUNDARY_MARGIN: Readonly<Record<RankedMode, number>> = { bm25: 1e-3, vector: 0, hybrid: 1 };
 
 /** Whether `score`, scaled to rounding units, is at least `margin` away from a half. */
 function clearOfBoundary(score: number, decimals: number, margin: number): boolean {

@@ -10,13 +10,13 @@ export interface Tolerance {
 /**
  * Per mode: BM25 sums doubles in another order than the reference (relative 1e-6 leaves room for
  * DECIMAL constants too); vector scores are FLOATs summed in FLOATs (about 1e-7 apart from the
- * reference's doubles, hence 1e-5); a fused score is a function of ranks alone, so it is exact
- * up to the last bits.
+ * reference's doubles, hence 1e-5); a hybrid score mixes both, scaled by each ranking's best and
+ * rounded to 6 decimals, so it may be a rounding unit (1e-6) off plus the vector noise.
  */
 export const TOLERANCE: Readonly<Record<SearchMode, Tolerance>> = {
   bm25: { kind: 'relative', amount: 1e-6 },
   vector: { kind: 'absolute', amount: 1e-5 },
-  hybrid: { kind: 'absolute', amount: 1e-9 },
+  hybrid: { kind: 'absolute', amount: 1e-5 },
 };
 
 /** Whether `a` and `b` are the same score under `tolerance`. */

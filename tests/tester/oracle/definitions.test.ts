@@ -1,12 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { definedNames } from '../../../src/index/search.js';
-import {
-  definedNamesOf,
-  definesAny,
-  queriedNames,
-  stablePartition,
-} from '../../../src/tester/oracle/definitions.js';
+import { definedNames } from '../../../src/index/definitions.js';
+import { definedNamesOf, definitionBonusOf, queriedNames } from '../../../src/tester/oracle/definitions.js';
 
 describe('definitions', () => {
   it.each<[string, string[]]>([
@@ -14,6 +9,10 @@ describe('definitions', () => {
     ['  pub(crate) fn load_cache() {}', ['loadcache']],
     ['func (r *Reader) ReadHTTPRequest() {}', ['readhttprequest']],
     ['export default class Foo {}\nconst bar = 1', ['foo', 'bar']],
+    ['function run() {\n  const subprocess = spawn(x);\n  let y = 2\n}', ['run']],
+    ['class A {\n  killOwner(): void {\n    if (x) {\n  }\n}', ['a', 'killowner']],
+    ['  public Foo bar(int x) {', ['bar']],
+    ['export const größe = 1', ['größe']],
     ['x = function notAtLineStart() {}', []],
     ['constant value', []],
     ['// def commented', []],
@@ -21,14 +20,13 @@ describe('definitions', () => {
     expect([...definedNamesOf(content)]).toEqual(names);
   });
 
-  it('reads the query identifiers of three characters or more, in any case style', () => {
-    expect([...queriedNames('parse_config HTTPServer fn x')]).toEqual(['parseconfig', 'httpserver']);
-    expect(definesAny('def parse_config():', queriedNames('parseConfig'))).toBe(true);
-    expect(definesAny('def parse_config():', queriedNames('fn'))).toBe(false);
-  });
-
-  it('partitions stably', () => {
-    expect(stablePartition([1, 2, 3, 4, 5, 6], (n) => n % 3 === 0)).toEqual([3, 6, 1, 2, 4, 5]);
+  it('reads the query words of three characters or more, and the ones spelled as identifiers', () => {
+    const wanted = queriedNames('parse_config HTTPServer fn x kill');
+    expect([...wanted.loose]).toEqual(['parseconfig', 'httpserver', 'kill']);
+    expect([...wanted.exact]).toEqual(['parse_config', 'HTTPServer']);
+    expect(definitionBonusOf('def parse_config():', queriedNames('parse_config'), 1, 0.25)).toBe(1);
+    expect(definitionBonusOf('def parse_config():', queriedNames('parseConfig'), 1, 0.25)).toBe(0.25);
+    expect(definitionBonusOf('def parse_config():', queriedNames('fn'), 1, 0.25)).toBe(0);
   });
 
   // The oracle spells the rule out on its own; this checks the two spellings against each other.
@@ -42,6 +40,13 @@ describe('definitions', () => {
     'class ',
     'def ',
     'const ',
+    '  ',
+    'let ',
+    'killOwner',
+    ': void ',
+    '{',
+    'if ',
+    'größe',
     'parseConfig',
     'load_cache',
     'HTTPServer',

@@ -135,27 +135,51 @@ describe('ReferenceIndex results', () => {
     }
   });
 
-  it('scores hybrid results by reciprocal rank fusion', async () => {
+  it('scores hybrid results by BM25 and vector scores, each scaled by the best of its ranking', async () => {
     const index = await referenceOf(TINY);
     const search = await index.search('alpha', { mode: 'hybrid' });
-    // src/ab.txt is first in BM25; its vector rank decides the second term.
-    const top = search.expected[0];
     expect(search.mode).toBe('hybrid');
-    if (search.mode !== 'hybrid' || top === undefined) return;
-    const vectorRank = search.vector.findIndex((h) => h.path === top.path);
-    const bm25Rank = search.bm25.findIndex((h) => h.path === top.path);
-    expect(top.score).toBe(1 / (60 + bm25Rank + 1) + 1 / (60 + vectorRank + 1));
+    if (search.mode !== 'hybrid') return;
+    for (const hit of search.expected) {
+      const lexical = search.bm25.find((h) => h.path === hit.path)?.score ?? 0;
+      const semantic = search.vector.find((h) => h.path === hit.path)?.score ?? 0;
+      const pathShare = hit.path.includes('alpha') ? 1 : 0;
+      const raw =
+        (0.6 * lexical) / (search.bm25[0]?.score ?? 1) +
+        (0.4 * Math.max(semantic, 0)) / (search.vector[0]?.score ?? 1) +
+        0.15 * pathShare;
+      // Every TINY file is a .txt, which the query (no "docs" in it) holds back.
+      expect(hit.score).toBeCloseTo(raw * 0.8, 6);
+    }
+    expect(search.expected.map((h) => h.score)).toEqual(
+      [...search.expected.map((h) => h.score)].sort((a, b) => b - a),
+    );
   });
 
-  it('puts a chunk that defines a queried identifier first, in any case style', async () => {
+  it('adds the definitions bonus: 1 for the exact identifier, 0.25 in another case style', async () => {
     const index = await referenceOf({
       'src/use.ts': 'parseConfig(parseConfig(parseConfig(x)))\nparse config parse config\n',
       'src/def.py': 'def parse_config(text):\n    return text\n',
+      'src/def.ts': 'export function parseConfig(text) {\n  return text\n}\n',
     });
     const search = await index.search('parseConfig', { mode: 'hybrid' });
-    expect(search.expected[0]?.path).toBe('src/def.py');
+    if (search.mode !== 'hybrid') throw new Error('unreachable');
+    expect(search.expected[0]?.path).toBe('src/def.ts');
+    const bonus = (path: string) =>
+      (search.expected.find((h) => h.path === path)?.score ?? 0) -
+      (search.fused.find((h) => h.path === path)?.score ?? 0);
+    expect(bonus('src/def.ts')).toBeCloseTo(1, 6);
+    expect(bonus('src/def.py')).toBeCloseTo(0.25, 6);
+    expect(bonus('src/use.ts')).toBe(0);
     const plain = await index.search('parseConfig', { mode: 'bm25' });
     expect(plain.expected[0]?.path).toBe('src/use.ts');
+  });
+
+  it('finds nothing in any mode for a query whose terms are in no chunk', async () => {
+    const index = await referenceOf(TINY);
+    for (const mode of ['bm25', 'vector', 'hybrid'] as const) {
+      expect((await index.search('zzqqxv', { mode })).expected).toEqual([]);
+    }
   });
 });
 
