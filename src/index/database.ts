@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import {
   ARRAY,
   arrayValue,
@@ -52,9 +52,16 @@ export interface OpenOptions {
    * searches), false for a reader (often one search and gone).
    */
   readonly cacheVectors?: boolean;
+  /**
+   * Read every block of every table once the file is open (`verify()`), so that a damaged index
+   * fails here with kind `corrupt` instead of in the middle of some later search. Default: false.
+   */
+  readonly verify?: boolean;
 }
 
 const APPEND_BATCH = 2048;
+/** Owner read-write, nobody else: the index and its WAL hold the project's source. */
+export const PRIVATE_FILE_MODE = 0o600;
 const DEFAULT_DIMENSIONS = 384;
 /** Name of the index database in an instance that ATTACHes it. */
 const ATTACHED = 'idx';
@@ -141,10 +148,24 @@ export class Database {
 
   /**
    * Opens (and, as owner, creates) the index at `path`. Fails with an EmbecodeError of kind
-   * `locked` when another process holds the file, `corrupt` when it is not an embecode index,
-   * `missing` when a reader finds no file.
+   * `locked` when another process holds the file, `usage` when it is some other file (not DuckDB's,
+   * or another program's DuckDB file), `corrupt` when it is damaged, `missing` when a reader finds no
+   * file.
    */
   static async open(path: string, options: OpenOptions): Promise<Database> {
+    const db = await Database.openUnverified(path, options);
+    if (options.verify === true) {
+      try {
+        await db.verify();
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    }
+    return db;
+  }
+
+  private static async openUnverified(path: string, options: OpenOptions): Promise<Database> {
     const { instance, connections, attached } = await openInstance(path, options);
     try {
       const [first, second] = connections as [DuckDBConnection, DuckDBConnection];
@@ -165,6 +186,7 @@ export class Database {
         );
         const db = new Database(path, 'owner', dimensions, embedder);
         db.attach(instance, first, second, attached);
+        db.keepPrivate();
         const next = await nextChunkId(first);
         db.nextChunkId = next.id;
         db.nextChunkIdStored = next.stored;
@@ -196,8 +218,26 @@ export class Database {
 
   /** Runs `task` on the read connection, after every earlier read has finished. */
   read<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.readQueue.run(() => task(this.connection('read')));
+    return this.readQueue.run(() => task(this.connection('read'))).catch(this.rethrowDamage);
   }
+
+  /**
+   * Reads every row of every column of every table, which makes DuckDB load (and check the
+   * checksum of) every block holding data. Fails with kind `corrupt`, naming the file and
+   * `embecode index --rebuild`, when a block is damaged. Costs one full scan of the file.
+   */
+  verify(): Promise<void> {
+    return this.read(async (conn) => {
+      for (const table of REQUIRED_TABLES) {
+        await conn.run(`SELECT count(*), bit_xor(hash(COLUMNS(*))) FROM ${table}`);
+      }
+    });
+  }
+
+  /** DuckDB's checksum failures, whichever statement meets them, become one `corrupt` error. */
+  private readonly rethrowDamage = (error: unknown): never => {
+    throw error instanceof EmbecodeError ? error : translateDataError(error, this.path);
+  };
 
   /**
    * Runs `task` in one read transaction on the read connection: every statement it runs sees the
@@ -215,35 +255,37 @@ export class Database {
     task: (conn: DuckDBConnection, cache: VectorCacheView | undefined) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    return this.readQueue.run(async () => {
-      signal?.throwIfAborted();
-      const conn = this.connection('read');
-      // Only this task uses the read connection now (the queue), so the interrupt stops nothing else.
-      // An interrupt that lands between two statements is lost (DuckDB forgets it), so it repeats
-      // until the task gives up.
-      let repeat: NodeJS.Timeout | undefined;
-      const interrupt = () => {
-        conn.interrupt();
-        repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
-      };
-      // Interrupting ends with the task: its ROLLBACK or COMMIT must not be interrupted.
-      const quiet = () => {
-        signal?.removeEventListener('abort', interrupt);
-        clearInterval(repeat);
-      };
-      signal?.addEventListener('abort', interrupt, { once: true });
-      try {
-        return await this.snapshotOn(conn, task, quiet);
-      } catch (error) {
-        if (signal?.aborted !== true) throw error;
-        quiet();
-        // Should an interrupt still have met the ROLLBACK, leave no transaction open for the next task.
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw signal.reason;
-      } finally {
-        quiet();
-      }
-    });
+    return this.readQueue
+      .run(async () => {
+        signal?.throwIfAborted();
+        const conn = this.connection('read');
+        // Only this task uses the read connection now (the queue), so the interrupt stops nothing else.
+        // An interrupt that lands between two statements is lost (DuckDB forgets it), so it repeats
+        // until the task gives up.
+        let repeat: NodeJS.Timeout | undefined;
+        const interrupt = () => {
+          conn.interrupt();
+          repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
+        };
+        // Interrupting ends with the task: its ROLLBACK or COMMIT must not be interrupted.
+        const quiet = () => {
+          signal?.removeEventListener('abort', interrupt);
+          clearInterval(repeat);
+        };
+        signal?.addEventListener('abort', interrupt, { once: true });
+        try {
+          return await this.snapshotOn(conn, task, quiet);
+        } catch (error) {
+          if (signal?.aborted !== true) throw error;
+          quiet();
+          // Should an interrupt still have met the ROLLBACK, leave no transaction open for the next task.
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw signal.reason;
+        } finally {
+          quiet();
+        }
+      })
+      .catch(this.rethrowDamage);
   }
 
   private async snapshotOn<T>(
@@ -321,10 +363,12 @@ export class Database {
 
   /** Writes committed data from the WAL into the main file. Does not release the lock. */
   checkpoint(): Promise<void> {
-    return this.writeQueue.run(async () => {
-      // A bare CHECKPOINT would target the in-memory default database when the file is ATTACHed.
-      await this.connection('write').run(this.attached ? `CHECKPOINT ${ATTACHED}` : 'CHECKPOINT');
-    });
+    return this.writeQueue
+      .run(async () => {
+        // A bare CHECKPOINT would target the in-memory default database when the file is ATTACHed.
+        await this.connection('write').run(this.attached ? `CHECKPOINT ${ATTACHED}` : 'CHECKPOINT');
+      })
+      .catch(this.rethrowDamage);
   }
 
   /** Path to content hash of every indexed file, for catch-up indexing. */
@@ -394,6 +438,22 @@ export class Database {
     this.dropCache();
   }
 
+  /**
+   * The index holds the project's source text: the owner makes the file and its WAL readable by
+   * this user only. DuckDB creates both with the umask's mode (usually 0644), the WAL anew at the
+   * first write after each checkpoint, so this runs after open and after every commit. chmod goes by
+   * path and opens no descriptor, so it cannot drop this process's lock (tests/index/permissions).
+   */
+  private keepPrivate(): void {
+    for (const file of [this.path, `${this.path}.wal`]) {
+      try {
+        chmodSync(file, PRIVATE_FILE_MODE);
+      } catch {
+        // No WAL right now, or a --db file owned by someone else: nothing this process can change.
+      }
+    }
+  }
+
   private dropCache(): void {
     this.cacheGeneration++;
     this.cache = undefined;
@@ -436,32 +496,35 @@ export class Database {
   private transaction(
     body: (conn: DuckDBConnection) => Promise<(cache: VectorCache) => void>,
   ): Promise<void> {
-    return this.writeQueue.run(async () => {
-      const conn = this.connection('write');
-      const firstId = this.nextChunkId;
-      const stored = this.nextChunkIdStored;
-      await conn.run('BEGIN TRANSACTION');
-      try {
-        const applyToCache = await body(conn);
-        await this.commitGate.run(async () => {
-          await conn.run('COMMIT');
-          // Only a cache loaded before this write needs it; a load queued behind it reads it from
-          // DuckDB.
-          const cache = this.loaded;
-          if (cache === undefined) return;
-          try {
-            applyToCache(cache);
-          } catch {
-            this.dropCache(); // reloaded from DuckDB by the next vector search
-          }
-        });
-      } catch (error) {
-        this.nextChunkId = firstId;
-        this.nextChunkIdStored = stored;
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
+    return this.writeQueue
+      .run(async () => {
+        const conn = this.connection('write');
+        const firstId = this.nextChunkId;
+        const stored = this.nextChunkIdStored;
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          const applyToCache = await body(conn);
+          await this.commitGate.run(async () => {
+            await conn.run('COMMIT');
+            this.keepPrivate();
+            // Only a cache loaded before this write needs it; a load queued behind it reads it from
+            // DuckDB.
+            const cache = this.loaded;
+            if (cache === undefined) return;
+            try {
+              applyToCache(cache);
+            } catch {
+              this.dropCache(); // reloaded from DuckDB by the next vector search
+            }
+          });
+        } catch (error) {
+          this.nextChunkId = firstId;
+          this.nextChunkIdStored = stored;
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      })
+      .catch(this.rethrowDamage);
   }
 
   /** Records the next chunk id in `meta`, in the write's transaction, when the write took ids. */
@@ -680,9 +743,9 @@ async function readMeta(conn: DuckDBConnection, path: string): Promise<Meta> {
   if (names.size === 0) return {};
   const missing = REQUIRED_TABLES.filter((t) => !names.has(t));
   if (missing.length > 0) {
-    throw new EmbecodeError(
-      'corrupt',
-      `${path} is not an embecode index (no ${missing.join(', ')} table); use another --db`,
+    throw notAnIndex(
+      path,
+      `a DuckDB file without the ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}`,
     );
   }
   const rows = (await conn.runAndReadAll('SELECT key, value FROM meta')).getRows();
@@ -754,11 +817,9 @@ export function translateOpenError(error: unknown, path: string): EmbecodeError 
       );
     }
     case 'corrupt':
-      return new EmbecodeError(
-        'corrupt',
-        `${path} is not a readable DuckDB index (${classified.message}); move it away and index again`,
-        { cause: error },
-      );
+      return classified.damage === 'not-a-database'
+        ? notAnIndex(path, 'not a DuckDB database file')
+        : damagedIndex(path, classified.message);
     case 'missing':
       return new EmbecodeError(
         'missing',
@@ -770,4 +831,33 @@ export function translateOpenError(error: unknown, path: string): EmbecodeError 
     default:
       return new EmbecodeError('io', `cannot open index ${path}: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/** A failure met while reading or writing an open index: a `corrupt` one when a block is damaged. */
+export function translateDataError(error: unknown, path: string): unknown {
+  const classified = classifyDuckDBError(error);
+  return classified.kind === 'corrupt' ? damagedIndex(path, classified.message) : error;
+}
+
+/**
+ * The one line for a damaged index. DuckDB's own words are part of the message rather than its
+ * cause, so that an owner passing it to a client across a socket does not print them twice.
+ */
+export function damagedIndex(path: string, duckdb: string): EmbecodeError {
+  const detail = duckdb.split('\n')[0]?.trim() ?? '';
+  return new EmbecodeError(
+    'corrupt',
+    `index ${path} is damaged (DuckDB: ${detail}); run \`embecode index --rebuild\` with the same project or --db to move it aside and index again`,
+  );
+}
+
+/**
+ * Some other file at the index path: embecode must not write to it, and `--rebuild` does not move
+ * it, since it may be the user's own file given to --db by mistake.
+ */
+export function notAnIndex(path: string, what: string): EmbecodeError {
+  return new EmbecodeError(
+    'usage',
+    `${path} is not an embecode index (${what}); embecode leaves it untouched: give --db a new path or an existing index`,
+  );
 }

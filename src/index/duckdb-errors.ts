@@ -22,11 +22,17 @@ export interface ClassifiedDuckDBError {
   readonly message: string;
   /** For `lock-conflict`: the PID DuckDB names as the holder, when it names one. */
   readonly holderPid?: number;
+  /**
+   * For `corrupt`: `not-a-database` when the file is not DuckDB's at all (someone else's file),
+   * `damaged` when it is a DuckDB file whose blocks fail their checksums (partial corruption).
+   */
+  readonly damage?: 'not-a-database' | 'damaged';
 }
 
 const LOCK_CONFLICT = /Could not set lock on file .*Conflicting lock is held in .*?\(PID (\d+)\)/s;
 const LOCK_CONFLICT_NO_PID = /Could not set lock on file|Conflicting lock is held/;
-const CORRUPT = /not a valid DuckDB database file|Corrupt database file|checksum .* does not match/;
+const NOT_A_DATABASE = /not a valid DuckDB database file/;
+const DAMAGED = /Corrupt database file|checksum .* does not match/;
 const MISSING = /in read-only mode: database does not exist/;
 const CONSTRAINT = /^Constraint Error/;
 const CATALOG = /^Catalog Error|^Binder Error/;
@@ -41,7 +47,8 @@ export function classifyDuckDBError(error: unknown): ClassifiedDuckDBError {
   const lock = LOCK_CONFLICT.exec(message);
   if (lock?.[1] !== undefined) return { kind: 'lock-conflict', message, holderPid: Number(lock[1]) };
   if (LOCK_CONFLICT_NO_PID.test(message)) return { kind: 'lock-conflict', message };
-  if (CORRUPT.test(message)) return { kind: 'corrupt', message };
+  if (NOT_A_DATABASE.test(message)) return { kind: 'corrupt', message, damage: 'not-a-database' };
+  if (DAMAGED.test(message)) return { kind: 'corrupt', message, damage: 'damaged' };
   if (MISSING.test(message)) return { kind: 'missing', message };
   if (CONSTRAINT.test(message)) return { kind: 'constraint', message };
   if (CATALOG.test(message)) return { kind: 'catalog', message };

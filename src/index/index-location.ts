@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, realpath, stat } from 'node:fs/promises';
+import { access, mkdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EmbecodeError } from '../errors.js';
@@ -15,6 +15,7 @@ import { assertDirectory } from './walker.js';
 
 export const INDEX_FILE_NAME = 'index.db';
 const HASH_CHARS = 12;
+export const PRIVATE_DIR_MODE = 0o700;
 
 /** `$XDG_CACHE_HOME/embecode`, or `~/.cache/embecode`. A relative XDG_CACHE_HOME is ignored, as the spec says. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -55,7 +56,9 @@ export async function resolveDbPath(
 export async function prepareDbLocation(dbPath: string): Promise<void> {
   const parent = dirname(dbPath);
   try {
-    await mkdir(parent, { recursive: true });
+    // 0700 like the state directory: the index inside holds the project's source text. Only
+    // directories made here get it (mkdir's mode applies to those; the umask can only remove bits).
+    await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (error) {
     throw new EmbecodeError('io', `cannot create directory ${parent} for index ${dbPath}: ${reason(error)}`, {
       cause: error,
@@ -72,6 +75,27 @@ export async function prepareDbLocation(dbPath: string): Promise<void> {
   if (existing?.isDirectory()) {
     throw new EmbecodeError('usage', `index path ${dbPath} is a directory; pass a file path to --db`);
   }
+  if (existing === undefined) await probeCreate(dbPath, parent);
+}
+
+/**
+ * access(W_OK) says yes to root everywhere, /proc and read-only bind mounts included: creating a
+ * file beside the index is the check that tells. The probe has its own name, so a process opening
+ * the index meanwhile never meets an empty file at its path (DuckDB refuses those).
+ */
+async function probeCreate(dbPath: string, parent: string): Promise<void> {
+  const probe = `${dbPath}.probe-${process.pid}`;
+  try {
+    await writeFile(probe, '', { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // a leftover probe: writable
+    throw new EmbecodeError(
+      'io',
+      `cannot write index ${dbPath}: files cannot be created in ${parent} (${reason(error)})`,
+      { cause: error },
+    );
+  }
+  await rm(probe, { force: true });
 }
 
 function reason(error: unknown): string {
@@ -87,6 +111,8 @@ function reason(error: unknown): string {
       return 'read-only file system';
     case 'ENOSPC':
       return 'no space left on device';
+    case 'ENOENT':
+      return 'this file system does not let files be created there';
     default:
       return code ?? (error instanceof Error ? error.message : String(error));
   }

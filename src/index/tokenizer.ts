@@ -21,7 +21,10 @@
  * Words with other letters are split by the same rule with Unicode's upper- and lower-case classes.
  */
 
-const MAX_TERM_LENGTH = 64;
+/** Longer words are dropped whole: hashes, base64 and minified code, not words anyone searches for. */
+export const MAX_TERM_LENGTH = 64;
+/** Shorter terms are dropped: single characters carry no meaning in code and would dominate postings. */
+export const MIN_TERM_LENGTH = 2;
 const UNDERSCORE = 95;
 
 const isUpper = (c: number): boolean => c >= 65 && c <= 90;
@@ -136,7 +139,7 @@ export function stem(term: string): string {
  */
 function pushWordTerms(text: string, start: number, end: number, terms: string[], bounds: number[]): void {
   const whole = stem(text.slice(start, end).toLowerCase());
-  if (whole.length > 1) terms.push(whole);
+  if (whole.length >= MIN_TERM_LENGTH) terms.push(whole);
   bounds.length = 0;
   let k = start;
   while (k < end) {
@@ -153,7 +156,7 @@ function pushWordTerms(text: string, start: number, end: number, terms: string[]
   for (let p = 0; p < bounds.length; p += 2) {
     const s = bounds[p] as number;
     const e = bounds[p + 1] as number;
-    if (e - s < 2) continue;
+    if (e - s < MIN_TERM_LENGTH) continue;
     const part = stem(text.slice(s, e).toLowerCase());
     if (part !== whole) terms.push(part);
   }

@@ -359,6 +359,9 @@ export class ServeProcess {
       try {
         return await Database.open(dbPath, {
           mode: 'owner',
+          // Read in full before serving: a damaged index stops serve with exit 2 and the line that
+          // says to run `embecode index --rebuild`, rather than failing searches one by one.
+          verify: !fresh,
           embedder: preferred.name,
           ...(fresh ? { dimensions: preferred.dimensions } : {}),
         });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -192,10 +192,18 @@ describe('embecode CLI', () => {
       expectUsageError(await run(['search', 'x', '--dir', dir]), 'embecode index');
       expectUsageError(await run(['status', '--dir', dir]), 'embecode index');
       const corrupt = join(await makeTempDir(), 'index.db');
-      await writeFile(corrupt, 'not a database at all\n'.repeat(400));
-      expectUsageError(await run(['search', 'x', '--db', corrupt]), corrupt);
-      expectUsageError(await run(['status', '--db', corrupt]), corrupt);
-      expectUsageError(await run(['index', dir, '--db', corrupt]), corrupt);
+      const text = 'not a database at all\n'.repeat(400);
+      await writeFile(corrupt, text);
+      const refusal = `${corrupt} is not an embecode index (not a DuckDB database file); embecode leaves it untouched`;
+      expectUsageError(await run(['search', 'x', '--db', corrupt]), refusal);
+      expectUsageError(await run(['status', '--db', corrupt]), refusal);
+      expectUsageError(await run(['index', dir, '--db', corrupt]), refusal);
+      // A source file given to --db by mistake is refused and left as it was.
+      const source = join(dir, 'src/server/routes.ts');
+      const before = await readFile(source, 'utf8');
+      expectUsageError(await run(['index', dir, '--db', source]), `${source} is not an embecode index`);
+      expect(await readFile(source, 'utf8')).toBe(before);
+      expect(existsSync(`${source}.wal`)).toBe(false);
     });
 
     it('a --db path that cannot be written, leaving nothing behind', async () => {
@@ -207,7 +215,64 @@ describe('embecode CLI', () => {
       expectUsageError(await run(['index', dir, '--db', join(base, 'is-a-dir.db')]), 'is-a-dir.db');
       expect((await readdir(base)).sort()).toEqual(['a-file', 'is-a-dir.db']);
       expect(await readdir(join(base, 'is-a-dir.db'))).toEqual([]);
+      // access(2) tells root that /proc is writable; creating a file there is what fails.
+      expectUsageError(
+        await run(['index', dir, '--db', '/proc/x.db']),
+        'cannot write index /proc/x.db: files cannot be created in /proc',
+      );
     });
+  });
+
+  it('names skipped files: a summary by reason, every path with --verbose and in --json', async () => {
+    const dir = await makeProject();
+    await writeFile(join(dir, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]));
+    await writeFile(join(dir, 'big.txt'), 'x'.repeat(3000));
+    await writeFile(join(dir, 'legacy.py'), Buffer.from('# café\ndef legacy_name():\n    pass\n', 'latin1'));
+    const db = join(await makeTempDir(), 'index.db');
+    const plain = await run(['index', dir, '--db', db, '--max-file-size', '2K']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain('5 added, 0 updated, 0 deleted, 0 unchanged, 2 skipped');
+    expect(plain.stderr).toBe(
+      'embecode: skipped 2 files: 1 too-large (over 2048 bytes, see --max-file-size), 1 binary; --verbose names them',
+    );
+    const verbose = await run(['index', dir, '--db', db, '--max-file-size', '2048', '--verbose']);
+    expect(verbose.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      'embecode: skipped big.txt: too-large (3000 bytes, limit 2048)',
+      'embecode: skipped logo.png: binary (NUL byte in the first 8000 bytes)',
+      'embecode: skipped 2 files: 1 too-large (over 2048 bytes, see --max-file-size), 1 binary; named above',
+    ]);
+    const json = await run(['index', dir, '--db', db, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      skipped: 1,
+      skippedFiles: [{ path: 'logo.png', reason: 'binary', detail: 'NUL byte in the first 8000 bytes' }],
+    });
+    // The Latin-1 file was decoded and indexed.
+    const found = await run(['search', 'legacy_name', '--db', db, '--mode', 'bm25', '--json']);
+    expect((JSON.parse(found.stdout) as { results: { path: string }[] }).results[0]?.path).toBe('legacy.py');
+    for (const bad of ['0', 'abc', '-5', '2T', '1.5M', '2G']) {
+      expectUsageError(
+        await run(['index', dir, '--db', db, '--max-file-size', bad]),
+        '--max-file-size must be a size',
+      );
+    }
+  });
+
+  it('says which query limit left a search with nothing to look for', async () => {
+    const dir = await makeProject();
+    await run(['index', dir]);
+    const one = await run(['search', 'a', '--dir', dir]);
+    expect(one.code).toBe(0);
+    expect(one.stderr.trim()).toBe(
+      'embecode: note: nothing in the query is indexed: every word shorter than 2 characters (the minimum word length); no results',
+    );
+    const long = await run(['search', 'q'.repeat(100), '--dir', dir]);
+    expect(long.stderr.trim()).toBe(
+      'embecode: note: nothing in the query is indexed: every word longer than 64 characters (the maximum word length); no results',
+    );
+    expectUsageError(
+      await run(['search', 'a'.repeat(20_000), '--dir', dir]),
+      'query is 20000 characters long; the longest query searched is 4096 characters',
+    );
   });
 
   it('prints help and exits 0', async () => {

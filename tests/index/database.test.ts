@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -291,24 +291,66 @@ describe('Database', () => {
     expect(error.message).toContain('128');
   });
 
-  it('reports a file that is not a DuckDB database as corrupt, to an owner and to a reader', async () => {
+  it('refuses a file that is not a DuckDB database, to an owner and to a reader, and leaves it as it was', async () => {
     const path = await dbPath();
-    await writeFile(path, 'this is not a database '.repeat(500));
+    const text = 'this is not a database '.repeat(500);
+    await writeFile(path, text);
     for (const mode of ['owner', 'reader'] as const) {
-      const error = await expectError(Database.open(path, { mode }), 'corrupt');
+      const error = await expectError(Database.open(path, { mode }), 'usage');
       expect(error.message).toContain(path);
+      expect(error.message).toContain('not an embecode index');
+      expect(error.message).toContain('leaves it untouched');
     }
+    expect(await readFile(path, 'utf8')).toBe(text);
+    expect(existsSync(`${path}.wal`)).toBe(false);
   });
 
-  it('reports a DuckDB file that is not an embecode index as corrupt', async () => {
+  it('refuses a DuckDB file that is not an embecode index', async () => {
     const path = await dbPath();
     const instance = await DuckDBInstance.create(path);
     const conn = await DuckDBConnection.create(instance);
     await conn.run('CREATE TABLE unrelated (x INTEGER)');
     conn.closeSync();
     instance.closeSync();
-    for (const mode of ['owner', 'reader'] as const)
-      await expectError(Database.open(path, { mode }), 'corrupt');
+    for (const mode of ['owner', 'reader'] as const) {
+      const error = await expectError(Database.open(path, { mode }), 'usage');
+      expect(error.message).toContain('without the meta, files, chunks, embeddings, postings tables');
+    }
+  });
+
+  it('finds a partly overwritten file damaged: verify on open, and any read that meets the damage', async () => {
+    const path = await dbPath();
+    const owner = await open(path);
+    const files = [];
+    for (let i = 0; i < 300; i++) {
+      files.push(
+        await prepareFile(`src/f${i}.ts`, `${ALPHA}// file ${i}\n${BETA.repeat(1 + (i % 5))}`, embedder),
+      );
+    }
+    await owner.upsertFiles(files);
+    await owner.checkpoint();
+    owner.close();
+    const size = statSync(path).size;
+    const handle = await fsOpen(path, 'r+');
+    await handle.write(Buffer.alloc(64 * 1024, 0xa5), 0, 64 * 1024, Math.floor(size / 2));
+    await handle.close();
+
+    for (const mode of ['owner', 'reader'] as const) {
+      const error = await expectError(open(path, mode, { verify: true }), 'corrupt');
+      expect(error.message).toMatch(
+        /^index .+ is damaged \(DuckDB: .*Corrupt database file.*\); run `embecode index --rebuild` with the same project or --db to move it aside and index again$/,
+      );
+    }
+    // Unverified, the open works; a read of every table meets the damage and says the same.
+    const reader = await open(path, 'reader');
+    await expectError(reader.verify(), 'corrupt');
+    const scans = ['meta', 'files', 'chunks', 'embeddings', 'postings'].map((table) =>
+      rows(reader, `SELECT bit_xor(hash(COLUMNS(*))) FROM ${table}`).then(
+        () => 'read',
+        (e: unknown) => (e as EmbecodeError).kind,
+      ),
+    );
+    expect(await Promise.all(scans)).toContain('corrupt');
   });
 
   it('reports a missing file to a reader as missing, and creates nothing', async () => {

@@ -91,12 +91,13 @@ describe('indexProject', () => {
     expect(await paths(db)).toEqual(['.gitignore', 'pkg/.gitignore', 'pkg/main.ts']);
   });
 
-  it('skips binary, huge and non-UTF-8 files, counts them, and drops them from the index', async () => {
+  it('skips binary, huge and undecodable files, counts them, and drops them from the index', async () => {
     const { project, db } = await setup({
       'ok.ts': 'export const ok = 1;\n',
       'logo.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]),
       'huge.ts': `export const huge = '${'x'.repeat(5000)}';\n`,
-      'latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a]),
+      // Not UTF-8, and a control byte (0x01) rules out Latin-1 text.
+      'latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x01, 0x0a]),
       'grows.ts': 'export const small = 1;\n',
     });
     const skippedPaths: string[] = [];

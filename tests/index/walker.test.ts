@@ -32,6 +32,39 @@ async function walk(root: string, options: Parameters<typeof walkProject>[1] = {
   return { paths, skipped, warnings };
 }
 
+/**
+ * Runs the walk as another user (when we are root) over a file that user cannot read, loading
+ * the walker from `checkout` (a package root with dist/src and node_modules/ignore).
+ */
+async function expectUnreadableSkipped(checkout: string): Promise<void> {
+  const root = await makeTempDir();
+  await write(root, { 'locked.ts': 'x', 'open.ts': 'y' });
+  await chmod(join(root, 'locked.ts'), 0o000);
+  // Root reads anything, so the walk runs in a child as an unprivileged user when we are root.
+  // That user may not be able to reach this checkout (a clone in a 0700 directory), so the child
+  // loads a copy of the compiled code and of its one package from a directory anyone can read.
+  await chmod(root, 0o755);
+  const code = await makeTempDir();
+  await cp(join(checkout, 'dist', 'src'), join(code, 'src'), { recursive: true });
+  await cp(join(checkout, 'node_modules', 'ignore'), join(code, 'node_modules', 'ignore'), {
+    recursive: true,
+  });
+  await chmod(code, 0o755);
+  const walker = pathToFileURL(join(code, 'src', 'index', 'walker.js')).href;
+  const script = `
+      const { walkProject } = await import(${JSON.stringify(walker)});
+      const paths = [], skipped = [];
+      for await (const f of walkProject(process.argv[1], { onSkip: (path, reason) => skipped.push({ path, reason }) })) paths.push(f.path);
+      console.log(JSON.stringify({ paths, skipped }));`;
+  const asRoot = process.getuid?.() === 0;
+  const result = await execa(process.execPath, ['--input-type=module', '-e', script, root], {
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+  });
+  const { paths, skipped } = JSON.parse(result.stdout) as { paths: string[]; skipped: unknown[] };
+  expect(paths).toEqual(['open.ts']);
+  expect(skipped).toEqual([{ path: 'locked.ts', reason: 'unreadable' }]);
+}
+
 describe('walkProject', () => {
   it("yields project-relative forward-slash paths with content, each directory's files (sorted) before its subdirectories", async () => {
     const root = await makeTempDir();
@@ -84,12 +117,14 @@ describe('walkProject', () => {
     ]);
   });
 
-  it('skips binary, oversized and non-UTF-8 files with a reason, and keeps going', async () => {
+  it('skips binary, oversized and undecodable files with a reason, and keeps going', async () => {
     const root = await makeTempDir();
     await write(root, {
       'image.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]),
       'big.txt': 'x'.repeat(2000),
-      'latin1.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9]), // "café" in Latin-1
+      // Not UTF-8, and an ESC byte: not Latin-1 text either.
+      'escaped.txt': new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x1b, 0x5b]),
+      'utf16-no-bom.txt': new Uint8Array([0x68, 0x00, 0x69, 0x00]),
       'ok.ts': 'export const ok = 1;',
       'utf8.md': 'café ✓',
     });
@@ -97,8 +132,31 @@ describe('walkProject', () => {
     expect(paths).toEqual(['ok.ts', 'utf8.md']);
     expect(skipped).toEqual([
       { path: 'big.txt', reason: 'too-large' },
+      { path: 'escaped.txt', reason: 'not-utf8' },
       { path: 'image.png', reason: 'binary' },
-      { path: 'latin1.txt', reason: 'not-utf8' },
+      { path: 'utf16-no-bom.txt', reason: 'binary' },
+    ]);
+  });
+
+  it('decodes UTF-16 with a byte-order mark, and Latin-1 text that is not UTF-8', async () => {
+    const root = await makeTempDir();
+    const text = 'def café():\n    return "naïve"\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le);
+    be.swap16();
+    await write(root, {
+      'latin1.py': Buffer.from(text, 'latin1'),
+      'utf16be.py': be,
+      'utf16le.py': le,
+      'utf8-bom.py': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]),
+    });
+    const files = [];
+    for await (const file of walkProject(root)) files.push(file);
+    expect(files.map((f) => [f.path, f.content])).toEqual([
+      ['latin1.py', text],
+      ['utf16be.py', text],
+      ['utf16le.py', text],
+      ['utf8-bom.py', text],
     ]);
   });
 
@@ -126,34 +184,22 @@ describe('walkProject', () => {
   });
 
   it('skips files without read permission', async () => {
-    const root = await makeTempDir();
-    await write(root, { 'locked.ts': 'x', 'open.ts': 'y' });
-    await chmod(join(root, 'locked.ts'), 0o000);
-    // Root reads anything, so the walk runs in a child as an unprivileged user when we are root.
-    // That user may not be able to reach this checkout (a clone in a 0700 directory), so the child
-    // loads a copy of the compiled code and of its one package from a directory anyone can read.
-    await chmod(root, 0o755);
-    const code = await makeTempDir();
-    await cp(join(packageRoot(), 'dist', 'src'), join(code, 'src'), { recursive: true });
-    await cp(join(packageRoot(), 'node_modules', 'ignore'), join(code, 'node_modules', 'ignore'), {
-      recursive: true,
-    });
-    await chmod(code, 0o755);
-    const walker = pathToFileURL(join(code, 'src', 'index', 'walker.js')).href;
-    const script = `
-      const { walkProject } = await import(${JSON.stringify(walker)});
-      const paths = [], skipped = [];
-      for await (const f of walkProject(process.argv[1], { onSkip: (path, reason) => skipped.push({ path, reason }) })) paths.push(f.path);
-      console.log(JSON.stringify({ paths, skipped }));`;
-    const asRoot = process.getuid?.() === 0;
-    const result = await execa(process.execPath, ['--input-type=module', '-e', script, root], {
-      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-    });
-    const { paths, skipped } = JSON.parse(result.stdout) as { paths: string[]; skipped: unknown[] };
-    expect(paths).toEqual(['open.ts']);
-    expect(skipped).toEqual([{ path: 'locked.ts', reason: 'unreadable' }]);
+    await expectUnreadableSkipped(packageRoot());
   });
 
+  // A fresh clone in a private directory (mktemp -d is 0700) with a space in its path: the case
+  // above must pass there too, where another user cannot reach the checkout's own dist/.
+  it('skips files without read permission when the checkout is in a private directory', async () => {
+    const privateDir = await makeTempDir('embecode-private-');
+    await chmod(privateDir, 0o700);
+    const checkout = join(privateDir, 'my projects', 'embecode');
+    await mkdir(checkout, { recursive: true });
+    await cp(join(packageRoot(), 'dist', 'src'), join(checkout, 'dist', 'src'), { recursive: true });
+    await cp(join(packageRoot(), 'node_modules', 'ignore'), join(checkout, 'node_modules', 'ignore'), {
+      recursive: true,
+    });
+    await expectUnreadableSkipped(checkout);
+  });
   it('does not follow symbolic links', async () => {
     const root = await makeTempDir();
     const outside = await makeTempDir();
