@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { usageError } from '../errors.js';
 import { strategyNames } from '../strategies/registry.js';
-import { readArtifactToken } from '../tester/artifacts.js';
+import { DEFAULT_ARTIFACTS_DIR, readArtifactToken } from '../tester/artifacts.js';
 import { runStress } from '../tester/harness.js';
 import { createProgressReporter } from '../tester/progress.js';
 import { DEFAULT_REPLAY_TIMES, replayCounterexample } from '../tester/replay.js';
@@ -106,10 +106,16 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(
       new Option('--strategy <name>', 'access strategy').choices(strategyNames()).makeOptionMandatory(),
     )
-    .option('--runs <n>', 'number of runs (env STRESS_RUNS)')
-    .option('--seed <n>', 'fast-check seed (env STRESS_SEED)')
-    .option('--max-commands <k>', 'longest command sequence (env STRESS_MAX_COMMANDS)')
-    .option('--time-limit <s>', 'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S)')
+    .option('--runs <n>', `number of runs (env STRESS_RUNS, default ${DEFAULTS.runs})`)
+    .option('--seed <n>', 'fast-check seed (env STRESS_SEED, default a random seed, printed in the summary)')
+    .option(
+      '--max-commands <k>',
+      `longest command sequence (env STRESS_MAX_COMMANDS, default ${DEFAULTS.maxCommands})`,
+    )
+    .option(
+      '--time-limit <s>',
+      'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S, default no limit)',
+    )
     .option(
       '--readers <n>',
       `reader processes per run, 1 to ${MAX_READERS} (env STRESS_READERS, default ${DEFAULTS.readers})`,
@@ -120,12 +126,15 @@ async function main(argv: readonly string[]): Promise<number> {
     )
     .option(
       '--faults',
-      'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1)',
+      'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1, default off)',
     )
-    .option('--workers <n>', 'run in N parallel worker processes, each with its own seed')
-    .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own)')
-    .option('--artifacts <dir>', 'where failure artifacts go (env STRESS_ARTIFACTS, default .stress)')
-    .option('--json', 'print one JSON summary object on stdout')
+    .option('--workers <n>', 'run in N parallel worker processes, each with its own seed (default 1)')
+    .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own; default all runs)')
+    .option(
+      '--artifacts <dir>',
+      `where failure artifacts go (env STRESS_ARTIFACTS, default ${DEFAULT_ARTIFACTS_DIR})`,
+    )
+    .option('--json', 'print one JSON summary object on stdout (default a text report)')
     .action(async (flags: RunFlags) => {
       code = print(await run(flags), flags.json === true);
     });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { StepEvent } from './history.js';
-import { type Counterexample, formatSteps } from './report.js';
+import { type Counterexample, errorLine, formatSteps } from './report.js';
 import { timelineHtml } from './timeline.js';
 import type { Versions } from './versions.js';
 
@@ -49,7 +49,7 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(
     join(dir, 'trace.txt'),
-    `${formatSteps(cx.steps)}\n${cx.kind}: ${cx.error}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
+    `${formatSteps(cx.steps)}\nerror (${cx.kind}): ${errorLine(cx)}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
   );
   writeFileSync(join(dir, 'history.jsonl'), jsonLines(record.original));
   writeFileSync(join(dir, 'minimal-history.jsonl'), jsonLines(record.minimal));

@@ -69,14 +69,18 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     readers,
     stepDeadlineMs: (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000,
     faults,
-    onRun: (run, failures) =>
+    onRun: (run, failures) => {
+      if (failures.failed) failedOnRun ??= run;
       options.onProgress?.({
         strategy: strategy.name,
         run,
         runs: settings.runs,
         ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
-      }),
+      });
+    },
   });
+  /** The run that failed first: runs after it only shrink the failure. */
+  let failedOnRun: number | undefined;
   const failures = driver.failures;
   let shrunkFurther = 0;
 
@@ -169,7 +173,10 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
     }
-    const counterexample = describeFailure(strategy, settings, details, minimal, original, shrunkFurther);
+    const counterexample = {
+      ...describeFailure(strategy, settings, details, minimal, original, shrunkFurther),
+      removedDir: driver.base,
+    };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
@@ -187,10 +194,12 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
             },
             versions: await collectVersions(),
           });
+    const generated = failedOnRun ?? driver.runs;
     return {
       ...common,
       status: 'failed',
-      runs: driver.runs,
+      runs: generated,
+      shrinkRuns: driver.runs - generated,
       elapsedMs: elapsed(),
       reach: driver.reach,
       counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },

@@ -43,7 +43,8 @@ export class RunDriver {
   reach: Reach = NO_REACH;
   faultCounts: FaultCounts = NO_FAULTS;
   private readonly pool: ChildPool;
-  private readonly base: string;
+  /** The temp directory every run's directory lives in; removed by `close`. */
+  readonly base: string;
   private readonly forgetBase: () => void;
   private readonly embedder = createDefaultEmbedder();
 

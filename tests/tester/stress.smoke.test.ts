@@ -57,6 +57,13 @@ describe('readonly-direct smoke', () => {
       { strategy: 'readonly-direct', runs: 30, seed, maxCommands: 10 },
       { artifacts: false },
     );
+    // "FAILED after N runs" counts generated runs only; shrinking is counted apart.
+    expect(summary.runs).toBeLessThanOrEqual(30);
+    expect(summary.shrinkRuns).toBeGreaterThan(0);
+    // The temp directory the lock error names is gone, and the report says so.
+    const removed = summary.counterexample?.removedDir as string;
+    expect(summary.counterexample?.error).toContain(removed);
+    expect(existsSync(removed)).toBe(false);
     expectShrunkLockConflict(summary);
     expect(liveChildCount()).toBe(0);
   });
@@ -80,6 +87,22 @@ describe('readonly-direct smoke', () => {
 });
 
 describe('embecode-stress CLI', () => {
+  it('run --help shows the default of every option', async () => {
+    const help = await stressCli(['run', '--help'], scratch);
+    expect(help.exitCode).toBe(0);
+    // One entry per option: its first line and the wrapped lines after it.
+    const entries = help.stdout
+      .split('\n')
+      .reduce<string[]>((all, line) => {
+        if (/^ {2}-/.test(line)) all.push(line.trim());
+        else if (all.length > 0 && /^ {3,}\S/.test(line)) all[all.length - 1] += ` ${line.trim()}`;
+        return all;
+      }, [])
+      .filter((entry) => !entry.startsWith('--strategy') && !entry.startsWith('-h, --help'));
+    expect(entries.length).toBeGreaterThanOrEqual(11);
+    for (const entry of entries) expect(entry).toMatch(/default /);
+  });
+
   it('exits 1 with a JSON counterexample whose replay command prints the same steps', async () => {
     const tmp = mkdtempSync(join(scratch, 'cli-'));
     const run = await stressCli(
@@ -95,6 +118,7 @@ describe('embecode-stress CLI', () => {
       'reach',
       'runs',
       'seed',
+      'shrinkRuns',
       'status',
       'strategy',
     ]);
