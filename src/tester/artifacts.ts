@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
+import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
 import { type Counterexample, errorLine, formatSteps } from './report.js';
 import { timelineHtml } from './timeline.js';
@@ -42,7 +43,7 @@ function jsonLines(steps: readonly StepEvent[]): string {
 /** Writes the artifact directory under `root` and returns its absolute path. */
 export function writeFailureArtifact(root: string, record: FailureRecord): string {
   const dir = resolve(root, `${record.strategy}-seed${record.seed}-${stamp(new Date())}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  makeDirectories(dir);
   const cx = record.counterexample;
   const summary = { strategy: record.strategy, seed: record.seed, counterexample: { ...cx, artifact: dir } };
   writeFileSync(join(dir, TOKEN_FILE), `${cx.replay}\n`);

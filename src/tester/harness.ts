@@ -12,6 +12,8 @@ import {
   simplerVersions,
 } from './commands/serialize.js';
 import { type FailedRun, replayPathOf } from './failure-record.js';
+import type { Reach } from './reach.js';
+import { type RunHistory, runLine } from './run-history.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
 import { COMMON_GOALS, FAULT_GOALS, unreached } from './reach.js';
@@ -27,12 +29,21 @@ export { executeRun, type RunContext } from './run.js';
 /** What the harness reports while it works (for a progress line). */
 export interface ProgressEvent {
   readonly strategy: string;
+  readonly seed: number;
   /** Runs executed so far, shrinking runs included. */
   readonly run: number;
-  /** Runs the property asked for. */
+  /** Runs the property asked for (this invocation's: `--from-run` skips some). */
   readonly runs: number;
+  /** Generated runs done so far (shrink runs not counted). */
+  readonly generated: number;
+  /** Runs `--from-run` skipped: run numbers under this seed are `skipped + 1` onwards. */
+  readonly skipped: number;
+  /** What the runs exercised so far. */
+  readonly reach: Reach;
   /** After the first failure every run is a shrink attempt: how many so far. */
   readonly shrinkStep?: number;
+  /** The smallest failure so far, once one was found (for a summary after an interrupt). */
+  readonly failure?: FailedRun;
 }
 
 export interface RunOptions {
@@ -42,6 +53,8 @@ export interface RunOptions {
    * or STRESS_ARTIFACTS); `false` writes none (replays, and the suite's expected failures).
    */
   readonly artifacts?: string | false;
+  /** Where a line per generated run goes (`--history`); the caller opens and closes it. */
+  readonly history?: RunHistory;
 }
 
 /** Shrink runs fast-check may spend before the minimizer takes over. */
@@ -65,17 +78,36 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
   const strategy = getStrategy(settings.strategy);
   const faults = settings.faults === true;
   const readers = settings.readers ?? DEFAULTS.readers;
+  // A resumed check (`--from-run K`) starts at run K of the same seed; a replay runs its own path.
+  const skipped = settings.path === undefined ? Math.max(0, (settings.fromRun ?? 1) - 1) : 0;
+  if (skipped >= settings.runs) {
+    throw usageError(`--from-run ${skipped + 1} is past the last run (--runs ${settings.runs})`);
+  }
+  let generated = 0;
+  let generating = false;
+  let runStarted = performance.now();
   const driver = new RunDriver(strategy, {
     readers,
     stepDeadlineMs: (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000,
     faults,
-    onRun: (run, failures) => {
+    onRun: (run, failures, attempt) => {
       if (failures.failed) failedOnRun ??= run;
+      if (generating && attempt !== undefined) {
+        generated++;
+        options.history?.write(
+          runLine(settings, skipped + generated, attempt, performance.now() - runStarted),
+        );
+      }
       options.onProgress?.({
         strategy: strategy.name,
+        seed: settings.seed,
         run,
-        runs: settings.runs,
+        runs: settings.runs - skipped,
+        generated,
+        skipped,
+        reach: driver.reach,
         ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
+        ...(failures.minimal === undefined ? {} : { failure: failures.minimal }),
       });
     },
   });
@@ -93,6 +125,8 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     }),
     async (commands) => {
       if (failures.failed) failures.shrinkAttempts++;
+      generating = !failures.failed;
+      runStarted = performance.now();
       // fast-check's command shrinking can take hundreds of runs against real processes; past a
       // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
       if (failures.shrinkAttempts > SHRINK_BUDGET) return;
@@ -118,14 +152,18 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     const details =
       settings.commands === undefined
         ? await fc.check(property, {
-            numRuns: settings.runs,
+            numRuns: settings.runs - skipped,
             seed: settings.seed,
             ...(settings.path === undefined ? {} : { path: settings.path, endOnFailure: true }),
+            // fast-check's path `N` starts at its N-th value and shrinks as usual: the same runs
+            // a full check of this seed does from run N + 1 on.
+            ...(skipped === 0 ? {} : { path: String(skipped) }),
             ...(settings.timeLimitS === undefined
               ? {}
               : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
           })
         : await replayAsDetails(await replayCommands(deserializeCommands(settings.commands)));
+    generating = false;
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(

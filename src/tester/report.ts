@@ -61,6 +61,16 @@ export interface StressSummary {
   readonly reach?: Reach;
   /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
   readonly unreached?: readonly string[];
+  /** The signal (Ctrl-C is SIGINT) that stopped the check before its runs were done. */
+  readonly signal?: NodeJS.Signals;
+  /** An interrupted check: the runs it was asked for (under its seed, from run 1). */
+  readonly requestedRuns?: number;
+  /** An interrupted check resumed with `--from-run`: runs before this invocation's first. */
+  readonly skippedRuns?: number;
+  /** An interrupted check: the command that runs it again from the start. */
+  readonly repeatCommand?: string;
+  /** An interrupted check: the command that runs only the runs it did not get to. */
+  readonly resumeCommand?: string;
 }
 
 export interface FaultCounts {
@@ -159,6 +169,39 @@ function removedNote(cx: Counterexample): string | undefined {
 
 /** The human report of a summary: quiet on success, the whole story on failure. */
 export function formatSummary(summary: StressSummary): string {
+  if (summary.signal !== undefined) return formatInterrupted(summary);
+  return formatFinished(summary);
+}
+
+/** After Ctrl-C: how far the check got, what it reached, and how to run it again or go on. */
+function formatInterrupted(summary: StressSummary): string {
+  const seconds = (summary.elapsedMs / 1000).toFixed(1);
+  const done = (summary.skippedRuns ?? 0) + summary.runs;
+  const of = summary.requestedRuns === undefined ? '' : ` of ${summary.requestedRuns}`;
+  const skipped = summary.skippedRuns === undefined ? '' : ` (runs 1 to ${summary.skippedRuns} skipped)`;
+  const where = `${summary.strategy}: interrupted by ${summary.signal}`;
+  const lines: string[] = [];
+  const cx = summary.counterexample;
+  if (summary.status === 'failed' && cx !== undefined) {
+    lines.push(
+      `embecode-stress: ${where} while shrinking a failure found after ${plural(done, 'run')}${of}${skipped} (seed ${summary.seed}, ${seconds} s)`,
+      `smallest trace so far: ${plural(cx.steps.length, 'step')} (after ${plural(cx.shrinks, 'shrink run')})`,
+      formatSteps(cx.steps),
+      `error: ${errorLine(cx)}`,
+      `replay with: ${cx.replayCommand}`,
+    );
+  } else {
+    lines.push(
+      `embecode-stress: ${where} after ${plural(done, 'run')}${of}${skipped}; the contract held in those (seed ${summary.seed}, ${seconds} s)`,
+    );
+  }
+  if (summary.reach !== undefined) lines.push('what the runs reached:', formatReach(summary.reach));
+  if (summary.repeatCommand !== undefined) lines.push(`repeat with: ${summary.repeatCommand}`);
+  if (summary.resumeCommand !== undefined) lines.push(`resume with: ${summary.resumeCommand}`);
+  return lines.join('\n');
+}
+
+function formatFinished(summary: StressSummary): string {
   const seconds = (summary.elapsedMs / 1000).toFixed(1);
   if (summary.status === 'error')
     return `embecode-stress: ${summary.strategy}: error: ${summary.reason ?? 'unknown'}`;

@@ -17,8 +17,17 @@ export interface DriverOptions {
   readonly readers: number;
   readonly stepDeadlineMs: number;
   readonly faults: boolean;
-  /** Called after every run (for a progress line). */
-  readonly onRun?: (runs: number, failures: FailureLog) => void;
+  /** Called after every run (for a progress line, and a run history); `run` is absent when the run could not start. */
+  readonly onRun?: (runs: number, failures: FailureLog, run?: AttemptRecord) => void;
+}
+
+/** What one run did, for a run history. */
+export interface AttemptRecord {
+  /** The commands whose preconditions held, in order. */
+  readonly commands: readonly StressCommand[];
+  readonly steps: readonly StepEvent[];
+  /** The failure's cause, when the run failed. */
+  readonly error?: unknown;
 }
 
 /** The fault hooks of one run, on the pool's children. */
@@ -64,6 +73,7 @@ export class RunDriver {
     const dir = join(this.base, `run-${this.runs}`);
     mkdirSync(dir);
     const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
+    let record: AttemptRecord | undefined;
     try {
       const world = await this.runOn(files, commands).catch(async (error: unknown) => {
         // An owner that died or hangs between runs (of something the last run left running)
@@ -73,6 +83,7 @@ export class RunDriver {
         return this.runOn(files, commands);
       });
       this.count(world.history.steps);
+      record = { commands: commandsThatRan(commands), steps: world.history.steps };
       return world.history.steps;
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
@@ -80,13 +91,15 @@ export class RunDriver {
       this.count(steps);
       const hung = steps.some((s) => s.errorKind === 'hang');
       const pending = hung ? `what each process was doing: ${this.pool.pendingWork()}` : undefined;
-      this.failures.record(steps, this.pool.stderr(), error.cause, pending, commandsThatRan(commands));
+      const ran = commandsThatRan(commands);
+      record = { commands: ran, steps, error: error.cause };
+      this.failures.record(steps, this.pool.stderr(), error.cause, pending, ran);
       // A step that hung may still be running: end every child so nothing goes on in the background.
       if (hung) await this.pool.killAll();
       throw error;
     } finally {
       rmSync(dir, { recursive: true, force: true });
-      this.options.onRun?.(this.runs, this.failures);
+      this.options.onRun?.(this.runs, this.failures, record);
     }
   }
 
