@@ -12,15 +12,15 @@ import {
   simplerVersions,
 } from './commands/serialize.js';
 import { type FailedRun, replayPathOf } from './failure-record.js';
-import type { Reach } from './reach.js';
-import { type RunHistory, runLine } from './run-history.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
+import type { Reach } from './reach.js';
 import { COMMON_GOALS, FAULT_GOALS, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
 import { RunDriver } from './run-driver.js';
+import { type RunHistory, runLine } from './run-history.js';
 import { DEFAULTS, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 

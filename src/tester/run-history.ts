@@ -11,8 +11,8 @@ import {
 import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
-import { makeDirectories } from './directories.js';
 import { type SerializedCommand, type StressCommand, serializeCommands } from './commands/serialize.js';
+import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
 import { type Reach, reachOf } from './reach.js';
 import type { StressSettings } from './settings.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -200,34 +200,79 @@ describe('embecode-stress CLI', () => {
   });
 
   it.each([[[]], [['--workers', '2']]])(
-    'leaves no process and no temp dir after Ctrl-C (extra args %j)',
+    'Ctrl-C after the first run prints the summary so far, the seed and a repeat command, and leaves no process and no temp dir (extra args %j)',
     async (extra) => {
       const tmp = mkdtempSync(join(scratch, 'sigint-'));
       const artifacts = mkdtempSync(join(scratch, 'sigint-artifacts-'));
+      const history = mkdtempSync(join(scratch, 'sigint-history-'));
+      const workers = extra.length > 0;
       // ipc holds its contract, so the run is still going when the interrupt comes.
       const child = execa(
         process.execPath,
-        [cli, 'run', '--strategy', 'ipc', '--runs', '100000', '--seed', '3', ...extra],
+        [cli, 'run', '--strategy', 'ipc', '--runs', '100000', '--seed', '3', '--history', history, ...extra],
         { reject: false, env: { TMPDIR: tmp, STRESS_ARTIFACTS: artifacts } },
       );
-      // Interrupt once an owner child exists somewhere below the CLI: the run is in full swing.
-      const deadline = Date.now() + 15_000;
-      let tree: number[] = [];
-      while (Date.now() < deadline && !(await hasOwner(tree))) {
-        tree = await descendants(child.pid as number);
-        await new Promise((r) => setTimeout(r, 20));
+      // The history gets a line as each run ends: interrupt once the first run is done.
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline && historyLines(history) === 0 && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 50));
       }
+      expect(historyLines(history), 'a first run completed within 90 s').toBeGreaterThan(0);
+      const tree = await descendants(child.pid as number);
       expect(await hasOwner(tree)).toBe(true);
       child.kill('SIGINT');
       const result = await child;
-      expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
-      // Signals are delivered asynchronously, and workers clean up after their parent is gone.
-      for (const pid of tree) expect(await diesWithin(pid, 5000)).toBe(true);
+      // The process ends by the signal itself, as Ctrl-C's default does (a shell shows 130).
+      expect(result.signal ?? String(result.exitCode)).toBe('SIGINT');
+      const [first] = result.stderr.split('\n').filter((line) => line.startsWith('embecode-stress: '));
+      expect(first).toMatch(
+        /^embecode-stress: ipc: interrupted by SIGINT after \d+ runs? of 100000; the contract held in those \(seed 3, [\d.]+ s\)$/,
+      );
+      const done = Number(/after (\d+) run/.exec(first ?? '')?.[1]);
+      expect(done).toBeGreaterThanOrEqual(1);
+      expect(result.stderr).toContain('what the runs reached:');
+      const lines = result.stderr.split('\n');
+      const repeat = `npx embecode-stress run --strategy ipc --seed 3 --runs 100000 --max-commands 12${workers ? ' --workers 2' : ''}`;
+      expect(lines).toContain(`repeat with: ${repeat}`);
+      if (workers) expect(result.stderr).not.toContain('resume with:');
+      else expect(lines).toContain(`resume with: ${repeat} --from-run ${done + 1}`);
+      // Signals are delivered asynchronously, and workers clean up after their parent is gone:
+      // no stress-owner, stress-reader, intruder or worker outlives the CLI.
+      for (const pid of tree) expect(await diesWithin(pid, 5000), `process ${pid} ended`).toBe(true);
       expect(await emptiesWithin(tmp, 5000)).toBe(true);
       expect(readdirSync(artifacts)).toEqual([]);
     },
   );
+
+  it('a --history directory that cannot be written is one line and exit 2, before any run starts', async () => {
+    const tmp = mkdtempSync(join(scratch, 'history-bad-'));
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    for (const [dir, why] of [
+      ['/proc/embecode-history', 'not writable'],
+      [file, 'not a directory'],
+    ] as const) {
+      const result = await stressCli(['run', '--strategy', 'ipc', '--runs', '5', '--history', dir], tmp);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toBe(
+        `embecode-stress: --history ${dir}: cannot write a run history there (${why}); name a writable directory`,
+      );
+    }
+    expect(readdirSync(tmp)).toEqual(['a-file']);
+  });
 });
+
+/** Lines in all history files under `dir` (one per finished run). */
+function historyLines(dir: string): number {
+  return readdirSync(dir)
+    .map(
+      (name) =>
+        readFileSync(join(dir, name), 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '').length,
+    )
+    .reduce((a, b) => a + b, 0);
+}
 
 /** Every process below `parent`, children first. */
 async function descendants(parent: number): Promise<number[]> {
