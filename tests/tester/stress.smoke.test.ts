@@ -7,6 +7,7 @@ import { liveChildCount, packageRoot } from '../../src/process/children.js';
 import { runStress } from '../../src/tester/harness.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import type { StressSummary } from '../../src/tester/report.js';
+import { RunHistory, type RunLine } from '../../src/tester/run-history.js';
 import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-expectations.js';
 
 /**
@@ -86,6 +87,44 @@ describe('readonly-direct smoke', () => {
   });
 });
 
+describe('run history', () => {
+  it('has a line per run; --from-run K runs exactly run K on; replay --history FILE --run K replays it', async () => {
+    const settings = { strategy: 'ipc', runs: 2, seed: 11, maxCommands: 4, readers: 1 };
+    const full = RunHistory.open(join(scratch, 'history-full'), 'ipc', 11);
+    const resumed = RunHistory.open(join(scratch, 'history-resumed'), 'ipc', 11);
+    try {
+      expect((await runStress(settings, { history: full, artifacts: false })).status).toBe('passed');
+      const resumedSummary = await runStress(
+        { ...settings, fromRun: 2 },
+        { history: resumed, artifacts: false },
+      );
+      expect(resumedSummary).toMatchObject({ status: 'passed', runs: 1 });
+    } finally {
+      full.close();
+      resumed.close();
+    }
+    const lines = (file: string) =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as RunLine);
+    const all = lines(full.file);
+    expect(all.map((l) => [l.run, l.path, l.outcome])).toEqual([
+      [1, '0', 'passed'],
+      [2, '1', 'passed'],
+    ]);
+    const [again] = lines(resumed.file);
+    expect(again?.run).toBe(2);
+    expect(again?.commands).toEqual(all[1]?.commands);
+    const replay = await stressCli(
+      ['replay', '--history', full.file, '--run', '2', '--times', '1', '--json'],
+      mkdtempSync(join(scratch, 'history-replay-')),
+    );
+    expect(replay.exitCode, replay.stderr).toBe(0);
+    expect((JSON.parse(replay.stdout) as StressSummary).reach?.steps).toEqual(all[1]?.reach.steps);
+  });
+});
+
 describe('embecode-stress CLI', () => {
   it('run --help shows the default of every option', async () => {
     const help = await stressCli(['run', '--help'], scratch);
@@ -99,7 +138,7 @@ describe('embecode-stress CLI', () => {
         return all;
       }, [])
       .filter((entry) => !entry.startsWith('--strategy') && !entry.startsWith('-h, --help'));
-    expect(entries.length).toBeGreaterThanOrEqual(11);
+    expect(entries.length).toBeGreaterThanOrEqual(13);
     for (const entry of entries) expect(entry).toMatch(/default /);
   });
 
