@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
 import { type Counterexample, errorLine, formatSteps } from './report.js';
-import { timelineHtml } from './timeline.js';
+import { type RunActor, timelineHtml } from './timeline.js';
 import type { Versions } from './versions.js';
 
 /**
@@ -30,6 +30,9 @@ export interface FailureRecord {
   readonly minimal: readonly StepEvent[];
   readonly ownerStderr: string;
   readonly versions: Versions;
+  /** Every process of each run, so the timeline draws those that took no step too. */
+  readonly originalActors?: readonly RunActor[];
+  readonly minimalActors?: readonly RunActor[];
 }
 
 function stamp(date: Date): string {
@@ -59,12 +62,23 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(
     join(dir, 'timeline.html'),
     timelineHtml(
-      `embecode-stress: ${record.strategy}, seed ${record.seed}`,
-      `${cx.kind}: ${cx.error}${cx.details === undefined ? '' : `\n${cx.details}`}`,
+      `embecode-stress: ${record.strategy}, seed ${record.seed}: ${cx.kind}`,
+      `${cx.error}${cx.details === undefined ? '' : `\n${cx.details}`}`,
       [
-        { title: 'Minimal failing run', steps: record.minimal, ...failingOf(record.failingStep?.minimal) },
-        { title: 'Original failing run', steps: record.original, ...failingOf(record.failingStep?.original) },
+        {
+          title: 'Minimal failing run',
+          steps: record.minimal,
+          ...failingOf(record.failingStep?.minimal),
+          ...(record.minimalActors === undefined ? {} : { actors: record.minimalActors }),
+        },
+        {
+          title: 'Original failing run',
+          steps: record.original,
+          ...failingOf(record.failingStep?.original),
+          ...(record.originalActors === undefined ? {} : { actors: record.originalActors }),
+        },
       ],
+      record.strategy,
     ),
   );
   return dir;

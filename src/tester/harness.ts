@@ -226,6 +226,8 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
             original: original.steps,
             minimal: minimal.steps,
             ownerStderr: minimal.stderr,
+            ...(original.actors === undefined ? {} : { originalActors: original.actors }),
+            ...(minimal.actors === undefined ? {} : { minimalActors: minimal.actors }),
             failingStep: {
               ...(original.failingStep === undefined ? {} : { original: original.failingStep }),
               ...(minimal.failingStep === undefined ? {} : { minimal: minimal.failingStep }),

@@ -11,7 +11,8 @@ import type { StepEvent } from './history.js';
 import { addReach, NO_REACH, type Reach, reachOf } from './reach.js';
 import { countFaults, type FaultCounts, NO_FAULTS } from './report.js';
 import { executeRun, RunFailure, SetupError } from './run.js';
-import type { FaultControl } from './world.js';
+import type { RunActor } from './timeline.js';
+import type { FaultControl, StressWorld } from './world.js';
 
 export interface DriverOptions {
   readonly readers: number;
@@ -28,6 +29,16 @@ export interface AttemptRecord {
   readonly steps: readonly StepEvent[];
   /** The failure's cause, when the run failed. */
   readonly error?: unknown;
+}
+
+/** The processes of a run as it ended: the owner, each reader, the intruder, the nemesis (this process). */
+function actorsOf(world: StressWorld, faults: boolean): RunActor[] {
+  return [
+    { actor: 'owner', pid: world.owner.pid },
+    ...world.readers.map((r) => ({ actor: r.actor, pid: r.pid })),
+    ...(world.intruder === undefined ? [] : [{ actor: 'intruder', pid: world.intruder.pid }]),
+    ...(faults ? [{ actor: 'nemesis', pid: process.pid }] : []),
+  ];
 }
 
 /** The fault hooks of one run, on the pool's children. */
@@ -93,7 +104,14 @@ export class RunDriver {
       const pending = hung ? `what each process was doing: ${this.pool.pendingWork()}` : undefined;
       const ran = commandsThatRan(commands);
       record = { commands: ran, steps, error: error.cause };
-      this.failures.record(steps, this.pool.stderr(), error.cause, pending, ran);
+      this.failures.record(
+        steps,
+        this.pool.stderr(),
+        error.cause,
+        pending,
+        ran,
+        actorsOf(error.world, this.options.faults),
+      );
       // A step that hung may still be running: end every child so nothing goes on in the background.
       if (hung) await this.pool.killAll();
       throw error;
