@@ -237,7 +237,9 @@ function formatFinished(summary: StressSummary): string {
       ? `embecode-stress: ${summary.strategy}: FAILED after ${plural(summary.runs, 'run')} (seed ${summary.seed}, ${seconds} s${shrinking})`
       : `embecode-stress: ${summary.strategy}: replayed counterexample FAILED (seed ${summary.seed}, ${seconds} s)`,
     summary.reproduced === undefined
-      ? `minimal trace: ${plural(cx.steps.length, 'step')} (shrunk from ${cx.originalLength} in ${plural(cx.shrinks, 'shrink')})`
+      ? cx.shrinks === 0 && cx.originalLength === cx.steps.length
+        ? `minimal trace: ${plural(cx.steps.length, 'step')} (the failing run as it was: no shorter one failed)`
+        : `minimal trace: ${plural(cx.steps.length, 'step')} (shrunk from ${cx.originalLength} in ${plural(cx.shrinks, 'shrink')})`
       : `trace: ${plural(cx.steps.length, 'step')}, as the replay token recorded them (a replay does not shrink)`,
     formatSteps(cx.steps),
     `error: ${errorLine(cx)}`,

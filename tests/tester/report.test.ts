@@ -209,6 +209,11 @@ describe('formatSummary', () => {
     expect(lines[1]).toBe('trace: 2 steps, as the replay token recorded them (a replay does not shrink)');
     expect(text).not.toContain('shrunk');
     expect(text).toContain('reproduced 5/5\n');
+    // A run whose first failure could not be shortened does not claim "shrunk from 1 in 0 shrinks" either.
+    const unshrunk = { ...COUNTEREXAMPLE, steps: STEPS.slice(0, 1), shrinks: 0, originalLength: 1 };
+    expect(formatSummary({ ...BASE, status: 'failed', counterexample: unshrunk }).split('\n')[1]).toBe(
+      'minimal trace: 1 step (the failing run as it was: no shorter one failed)',
+    );
   });
 
   it('says "1 step", and names the kept directory when there is one', () => {
