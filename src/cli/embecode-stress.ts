@@ -258,7 +258,7 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   if (argv.length === 0) {
     throw usageError(
-      'missing command; usage: embecode-stress run --strategy NAME [...] | replay TOKEN_OR_ARTIFACT',
+      'missing command; usage: embecode-stress run --strategy NAME [...] | replay TOKEN_OR_ARTIFACT | replay --history FILE --run K',
     );
   }
   try {
