@@ -1,5 +1,6 @@
 import { electionRace } from './election.js';
 import { indexSearch } from './index-search.js';
+import { serveStress, serveTakeover } from './serve.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
 import { testerCost, timeToMinimalTrace } from './tester-cost.js';
@@ -47,6 +48,16 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'workers',
     description: 'stress tester runs/s with 1 and 2 worker processes',
     run: () => workersScaling(),
+  },
+  {
+    name: 'serve-takeover',
+    description: 'embecode serve: owner SIGKILL to a new owner, and to the first search it answers',
+    run: serveTakeover,
+  },
+  {
+    name: 'serve-stress',
+    description: 'embecode-stress run --target serve --faults: 1,000 runs, leaked processes and dirs',
+    run: serveStress,
   },
   {
     name: 'election',

@@ -62,9 +62,18 @@ export async function resolveCommit(root: string, rev: string): Promise<string> 
   return String(found.stdout).trim();
 }
 
+/**
+ * Where a tree copy goes (mkdtemp adds six characters). Short, not the mutant's whole id: the
+ * stress runs keep their temp files inside the copy, and an ipc owner's socket path there must
+ * stay within the 107 bytes a Unix socket path may have.
+ */
+export function treeDirPrefix(label: string, base = tmpdir()): string {
+  return join(base, `em-${label.slice(0, 8)}-`);
+}
+
 /** Copies the package to a new temp dir, removed also if this process is interrupted. */
 export async function copyTree(root: string, label: string, source: TreeSource): Promise<TempTree> {
-  const dir = mkdtempSync(join(tmpdir(), `embecode-mutant-${label}-`));
+  const dir = mkdtempSync(treeDirPrefix(label));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   // On Ctrl-C the children go first: a stress run still writing into the copy would race the rm.
   const forget = onTerminate(() => {

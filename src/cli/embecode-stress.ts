@@ -37,7 +37,8 @@ function print(summary: StressSummary, json: boolean): number {
 }
 
 interface RunFlags {
-  strategy: string;
+  strategy?: string;
+  target?: 'strategy' | 'serve';
   workers?: string;
   shard?: string;
   artifacts?: string;
@@ -55,9 +56,18 @@ interface RunFlags {
 
 /** Flags win over the STRESS_* environment, which wins over the defaults. */
 export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): StressSettings {
-  const base = settingsFromEnv(flags.strategy, env);
+  const serve = flags.target === 'serve';
+  // serve serves with ipc only (src/serve/transport.ts says why not the others).
+  if (serve && flags.strategy !== undefined && flags.strategy !== 'ipc')
+    throw usageError(
+      `--target serve runs embecode serve, which serves with ipc only; drop --strategy ${flags.strategy}`,
+    );
+  if (!serve && flags.strategy === undefined)
+    throw usageError(`--strategy is required (one of ${strategyNames().join(', ')}), or use --target serve`);
+  const base = settingsFromEnv(flags.strategy ?? 'ipc', env);
   return {
     ...base,
+    ...(serve ? { target: 'serve' as const } : {}),
     ...(flags.runs === undefined ? {} : { runs: parseCount(flags.runs, '--runs') }),
     ...(flags.seed === undefined ? {} : { seed: parseSeed(flags.seed, '--seed') }),
     ...(flags.maxCommands === undefined
@@ -196,7 +206,14 @@ async function main(argv: readonly string[]): Promise<number> {
     .command('run')
     .description('generate command sequences and check the strategy contract')
     .addOption(
-      new Option('--strategy <name>', 'access strategy').choices(strategyNames()).makeOptionMandatory(),
+      new Option('--strategy <name>', 'access strategy (required for --target strategy)').choices(
+        strategyNames(),
+      ),
+    )
+    .addOption(
+      new Option('--target <target>', 'what runs drive: strategy objects, or real embecode serve processes')
+        .choices(['strategy', 'serve'])
+        .default('strategy'),
     )
     .option('--runs <n>', `number of runs (env STRESS_RUNS, default ${DEFAULTS.runs})`)
     .option('--seed <n>', 'fast-check seed (env STRESS_SEED, default a random seed, printed in the summary)')

@@ -5,13 +5,15 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
+import { messageOf } from '../index/duckdb-errors.js';
 import { createDefaultEmbedder, embedderForIndex } from '../index/embedder.js';
 import { prepareDbLocation, resolveDbPath } from '../index/index-location.js';
-import { type IndexProgress, indexProject } from '../index/indexer.js';
+import { type IndexProgress, type IndexReport, indexProject } from '../index/indexer.js';
 import { DEFAULT_TOP_K, Searcher } from '../index/search.js';
 import { tokenize } from '../index/tokenizer.js';
 import type { SearchMode, SearchResult } from '../index/types.js';
 import { assertDirectory } from '../index/walker.js';
+import { isRetryableIpcError } from '../ipc/errors.js';
 import { serveCommand } from '../serve/command.js';
 import { listServeProcesses, type OwnerView, throughOwnerOrDirect } from '../serve/role.js';
 import { EXIT_OK, runCli } from './exit.js';
@@ -129,10 +131,77 @@ function parseSeconds(value: string): number {
 
 // ---------------------------------------------------------------------------------------- index
 
+/** How long `embecode index` waits for a serve owner's catch-up (the owner's server may cut it sooner). */
+const OWNER_CATCH_UP_TIMEOUT_MS = 10 * 60_000;
+
+interface IndexSummary extends IndexReport {
+  readonly dir: string;
+  readonly db: string;
+  readonly files: number;
+  readonly totalChunks: number;
+  /** `owner`: a running `embecode serve` owner caught up on request; `direct`: indexed here. */
+  readonly via: 'owner' | 'direct';
+  readonly ownerPid: number | null;
+}
+
+/**
+ * While an `embecode serve` owner holds the index (its lock refuses a second writer), the owner is
+ * asked to catch up and its summary printed; an owner shutting down is retried until it is gone
+ * (then a successor answers, or this process indexes directly).
+ */
 async function indexCommand(dir: string, opts: { db?: string; json?: boolean }): Promise<number> {
   await assertDirectory(dir);
   const dbPath = await resolveDbPath({ db: opts.db, dir });
   await prepareDbLocation(dbPath);
+  const project = resolve(dir);
+  const routed = await throughOwnerOrDirect<IndexSummary>(dbPath, {
+    viaOwner: async (client) => {
+      const s = await client.catchUp(OWNER_CATCH_UP_TIMEOUT_MS).catch((error: unknown) => {
+        if (isRetryableIpcError(error)) throw error;
+        throw new EmbecodeError(
+          'io',
+          `embecode serve (pid ${client.serverPid ?? '?'}) owns ${dbPath} and did not catch up: ${messageOf(error)}; see its log, or run embecode status`,
+          { cause: error },
+        );
+      });
+      const { pid, files, totalChunks, added, updated, deleted, unchanged, skipped, chunks, elapsedMs } = s;
+      return {
+        dir: project,
+        db: dbPath,
+        added,
+        updated,
+        deleted,
+        unchanged,
+        skipped,
+        chunks,
+        elapsedMs,
+        files,
+        totalChunks,
+        via: 'owner',
+        ownerPid: pid,
+      };
+    },
+    direct: () => indexDirectly(dir, project, dbPath),
+  });
+  const summary = routed.value;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    const seconds = summary.elapsedMs / 1000;
+    const rate = seconds > 0 ? Math.round(summary.chunks / seconds) : 0;
+    const by = summary.via === 'owner' ? ` (caught up by embecode serve, pid ${summary.ownerPid})` : '';
+    process.stdout.write(
+      `indexed ${summary.dir} into ${dbPath}${by}\n` +
+        `  ${summary.added} added, ${summary.updated} updated, ${summary.deleted} deleted, ` +
+        `${summary.unchanged} unchanged, ${summary.skipped} skipped\n` +
+        `  ${summary.chunks} chunks written in ${seconds.toFixed(2)} s (${rate} chunks/s); ` +
+        `the index holds ${summary.files} files, ${summary.totalChunks} chunks\n`,
+    );
+  }
+  return EXIT_OK;
+}
+
+async function indexDirectly(dir: string, project: string, dbPath: string): Promise<IndexSummary> {
   const fresh = !existsSync(dbPath);
   const preferred = createDefaultEmbedder();
   const db = await Database.open(dbPath, {
@@ -152,28 +221,16 @@ async function indexCommand(dir: string, opts: { db?: string; json?: boolean }):
     });
     progress.finish();
     const stats = await db.stats();
-    const summary = {
-      dir: resolve(dir),
+    return {
+      dir: project,
       db: dbPath,
       ...report,
       elapsedMs: Math.round(report.elapsedMs),
       files: stats.files,
       totalChunks: stats.chunks,
+      via: 'direct',
+      ownerPid: null,
     };
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-    } else {
-      const seconds = report.elapsedMs / 1000;
-      const rate = seconds > 0 ? Math.round(report.chunks / seconds) : 0;
-      process.stdout.write(
-        `indexed ${summary.dir} into ${dbPath}\n` +
-          `  ${report.added} added, ${report.updated} updated, ${report.deleted} deleted, ` +
-          `${report.unchanged} unchanged, ${report.skipped} skipped\n` +
-          `  ${report.chunks} chunks written in ${seconds.toFixed(2)} s (${rate} chunks/s); ` +
-          `the index holds ${stats.files} files, ${stats.chunks} chunks\n`,
-      );
-    }
-    return EXIT_OK;
   } finally {
     db.close();
   }

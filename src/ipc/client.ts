@@ -8,10 +8,12 @@ import { DEFAULT_MAX_FRAME_BYTES, type DecodedFrame, encodeFrame, FrameDecoder }
 import {
   clientHello,
   InvalidMessage,
+  type IpcCatchUp,
   type IpcMethod,
   type IpcParams,
   type IpcResults,
   type IpcStatus,
+  parseCatchUp,
   parseResponse,
   parseSearchResult,
   parseServerHello,
@@ -115,6 +117,11 @@ export class IpcClient {
     return this.request('status', {}, timeoutMs);
   }
 
+  /** Asks the owner to catch up with the project now; answers once it has (idempotent, so resent like the reads). */
+  catchUp(timeoutMs?: number): Promise<IpcCatchUp> {
+    return this.request('catch-up', {}, timeoutMs);
+  }
+
   /** Ends the connection; requests in flight fail. Safe to call twice; `connect` opens again. */
   async close(): Promise<void> {
     this.closedByUser = true;
@@ -154,7 +161,8 @@ export class IpcClient {
 
 function validate<M extends IpcMethod>(method: M, result: unknown): IpcResults[M] {
   try {
-    return (method === 'search' ? parseSearchResult(result) : parseStatus(result)) as IpcResults[M];
+    const parse = { search: parseSearchResult, status: parseStatus, 'catch-up': parseCatchUp }[method];
+    return parse(result) as IpcResults[M];
   } catch (error) {
     throw new EmbecodeError('protocol', `ipc server sent a malformed ${method} result: ${messageOf(error)}`);
   }

@@ -15,7 +15,7 @@ import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js'
 export const IPC_HELLO = 'embecode-ipc';
 export const IPC_PROTOCOL_VERSION = 1;
 
-export const IPC_METHODS = ['search', 'status'] as const;
+export const IPC_METHODS = ['search', 'status', 'catch-up'] as const;
 export type IpcMethod = (typeof IPC_METHODS)[number];
 
 export interface ServerHello {
@@ -46,14 +46,37 @@ export interface IpcStatus {
   readonly [extra: string]: unknown;
 }
 
+/**
+ * What `catch-up` answers: the owner indexed the project once, starting after the request came,
+ * so every change made to the files before the request was sent is in the index when this arrives.
+ */
+export interface IpcCatchUp {
+  /** The owner that caught up. */
+  readonly pid: number;
+  readonly added: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly unchanged: number;
+  readonly skipped: number;
+  /** Chunks written by this catch-up. */
+  readonly chunks: number;
+  readonly elapsedMs: number;
+  /** What the index holds afterwards. */
+  readonly files: number;
+  readonly totalChunks: number;
+  readonly [extra: string]: unknown;
+}
+
 export interface IpcParams {
   readonly search: SearchParams;
   readonly status: Record<string, never>;
+  readonly 'catch-up': Record<string, never>;
 }
 
 export interface IpcResults {
   readonly search: SearchResult[];
   readonly status: IpcStatus;
+  readonly 'catch-up': IpcCatchUp;
 }
 
 export interface IpcRequest {
@@ -271,6 +294,31 @@ export function parseStatus(result: unknown): IpcStatus {
     throw new InvalidMessage('bad-request', `status result is malformed: ${preview(result)}`);
   }
   return r as IpcStatus;
+}
+
+/** Checks a `catch-up` result. */
+export function parseCatchUp(result: unknown): IpcCatchUp {
+  const r = result as Record<string, unknown> | null;
+  const counts = [
+    'added',
+    'updated',
+    'deleted',
+    'unchanged',
+    'skipped',
+    'chunks',
+    'elapsedMs',
+    'files',
+    'totalChunks',
+  ];
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    !isSafeId(r.pid) ||
+    counts.some((k) => typeof r[k] !== 'number')
+  ) {
+    throw new InvalidMessage('bad-request', `catch-up result is malformed: ${preview(result)}`);
+  }
+  return r as IpcCatchUp;
 }
 
 function isSafeId(value: unknown): value is number {

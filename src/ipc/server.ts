@@ -9,6 +9,7 @@ import { IpcUnavailableError } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import {
   InvalidMessage,
+  type IpcCatchUp,
   type IpcRequest,
   type IpcResponse,
   type IpcStatus,
@@ -26,6 +27,8 @@ import { checkSocketPathLength, preparePrivateDir } from './socket-dir.js';
 export interface IpcHandlers {
   search(params: SearchParams): Promise<SearchResult[]>;
   status(): Promise<IpcStatus>;
+  /** Optional: a server without it answers `unknown-method`. */
+  catchUp?(): Promise<IpcCatchUp>;
 }
 
 export interface IpcServerOptions {
@@ -358,6 +361,13 @@ class ServerConnection {
         return this.handlers.search(parseSearchParams(request.params, request.id));
       case 'status':
         return this.handlers.status();
+      case 'catch-up':
+        if (this.handlers.catchUp !== undefined) return this.handlers.catchUp();
+        throw new InvalidMessage(
+          'unknown-method',
+          `this server does not catch up (method '${request.method}')`,
+          request.id,
+        );
       default:
         throw new InvalidMessage('unknown-method', `unknown method '${request.method}'`, request.id);
     }

@@ -20,7 +20,7 @@ import { type IndexReport, indexProject } from '../index/indexer.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, SearchResult } from '../index/types.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
-import type { IpcStatus, SearchParams } from '../ipc/messages.js';
+import type { IpcCatchUp, IpcStatus, SearchParams } from '../ipc/messages.js';
 import { IpcServer } from '../ipc/server.js';
 import {
   ownerSocketPath,
@@ -54,7 +54,8 @@ import type { OwnerEndpoint, OwnerLink, ServeTransport } from './transport.js';
 
 export type ServeRole = 'starting' | 'reader' | 'promoting' | 'owner' | 'stopping' | 'stopped';
 
-export type IndexReason = 'start' | 'takeover' | 'interval';
+/** Why a catch-up ran: `request` is a client's `catch-up` (`embecode index`, the stress tester). */
+export type IndexReason = 'start' | 'takeover' | 'interval' | 'request';
 
 export type ServeEvent =
   | {
@@ -122,6 +123,8 @@ const WATCH_INTERVAL_MS = 50;
 const CLOSE_GRACE_MS = 2_000;
 const OWNER_STATUS_TIMEOUT_MS = 2_000;
 
+type IndexOutcome = Extract<ServeEvent, { event: 'indexed' | 'index-failed' }>;
+
 /** Thrown from the indexer's progress callback to stop a catch-up when serve stops. */
 class IndexAborted extends Error {}
 
@@ -142,7 +145,7 @@ export class ServeProcess {
   private searcher: Searcher | undefined;
   private embedder: Embedder | undefined;
   private endpoint: OwnerEndpoint | undefined;
-  private indexing: Promise<void> | undefined;
+  private indexing: Promise<IndexOutcome | undefined> | undefined;
   private reindexTimer: NodeJS.Timeout | undefined;
   private lastIndex: ServeEvent | undefined;
   private saidNoProcLocks = false;
@@ -213,7 +216,11 @@ export class ServeProcess {
     await hideFromProjectWalks(stateDir);
     this.ownServer = await IpcServer.listen(
       serveSocketPath(stateDir),
-      { search: (params) => this.search(params), status: () => this.status() },
+      {
+        search: (params) => this.search(params),
+        status: () => this.status(),
+        catchUp: () => this.catchUpRequest(),
+      },
       { closeGraceMs: CLOSE_GRACE_MS },
     );
     this.checkStopping();
@@ -316,6 +323,7 @@ export class ServeProcess {
     this.endpoint = await this.options.transport.serveOwner(this.dir(), {
       search: (params) => this.localSearch(params),
       status: () => this.status(),
+      catchUp: () => this.localCatchUp(),
     });
     await lease.publish({
       ...this.baseInfo(),
@@ -385,18 +393,63 @@ export class ServeProcess {
     return searcher.search(query, options);
   }
 
-  private startIndexing(reason: IndexReason): void {
+  /** Starts a catch-up unless one runs; returns the one started, or undefined. */
+  private startIndexing(reason: IndexReason): Promise<IndexOutcome | undefined> | undefined {
     const { db, embedder } = this;
-    if (this.indexing !== undefined || this.stopping !== undefined || db === undefined || !embedder) return;
+    if (this.indexing !== undefined || this.stopping !== undefined || db === undefined || !embedder)
+      return undefined;
     const run = this.catchUp(db, embedder, reason).finally(() => {
       if (this.indexing === run) this.indexing = undefined;
     });
     this.indexing = run;
+    return run;
   }
 
-  private async catchUp(db: Database, embedder: Embedder, reason: IndexReason): Promise<void> {
+  /**
+   * A client's `catch-up` to the owner: one catch-up that STARTS after the request came, so its
+   * answer covers every file change made before the request was sent. One already running may have
+   * walked past a change, so it is waited for first, never taken as the answer.
+   */
+  private async localCatchUp(): Promise<IpcCatchUp> {
+    for (;;) {
+      if (this.stopping !== undefined || this.currentRole !== 'owner') {
+        throw new IpcUnavailableError(
+          'shutting-down',
+          `serve ${process.pid} is shutting down and did not catch up with ${this.options.dir}; ask the next owner`,
+        );
+      }
+      const running = this.indexing;
+      if (running !== undefined) {
+        await running.catch(() => undefined);
+        continue;
+      }
+      const run = this.startIndexing('request');
+      if (run === undefined) continue;
+      const outcome = await run;
+      if (outcome === undefined || this.stopping !== undefined) {
+        throw new IpcUnavailableError(
+          'shutting-down',
+          `serve ${process.pid} stopped before its catch-up of ${this.options.dir} finished; ask the next owner`,
+        );
+      }
+      if (outcome.event === 'index-failed') {
+        throw new EmbecodeError(
+          'io',
+          `serve ${process.pid} could not catch up with ${this.options.dir}: ${outcome.error}`,
+        );
+      }
+      const { event: _event, reason: _reason, at: _at, ...summary } = outcome;
+      return summary;
+    }
+  }
+
+  private async catchUp(
+    db: Database,
+    embedder: Embedder,
+    reason: IndexReason,
+  ): Promise<IndexOutcome | undefined> {
     try {
-      await this.indexOnce(db, embedder, reason);
+      return await this.indexOnce(db, embedder, reason);
     } finally {
       await this.checkIndexLock(db);
       await this.checkLease();
@@ -460,7 +513,11 @@ export class ServeProcess {
     );
   }
 
-  private async indexOnce(db: Database, embedder: Embedder, reason: IndexReason): Promise<void> {
+  private async indexOnce(
+    db: Database,
+    embedder: Embedder,
+    reason: IndexReason,
+  ): Promise<IndexOutcome | undefined> {
     const abortIfStopping = () => {
       if (this.stopping !== undefined) throw new IndexAborted('serve is stopping');
     };
@@ -491,8 +548,9 @@ export class ServeProcess {
       };
       this.lastIndex = event;
       this.emit(event);
+      return event;
     } catch (error) {
-      if (error instanceof IndexAborted || this.stopping !== undefined) return;
+      if (error instanceof IndexAborted || this.stopping !== undefined) return undefined;
       const event: ServeEvent = {
         event: 'index-failed',
         pid: process.pid,
@@ -502,6 +560,7 @@ export class ServeProcess {
       };
       this.lastIndex = event;
       this.emit(event);
+      return event;
     }
   }
 
@@ -570,7 +629,27 @@ export class ServeProcess {
    * the owner and, while there is none (it died; a takeover is under way), retries until one
    * answers, possibly itself after promotion, for up to `forwardWaitMs`.
    */
-  private async search(params: SearchParams): Promise<SearchResult[]> {
+  private search(params: SearchParams): Promise<SearchResult[]> {
+    const { query, ...options } = params;
+    return this.forward(
+      () => this.localSearch(params),
+      (link, timeoutMs) => link.search(query, options, timeoutMs),
+    );
+  }
+
+  /** A `catch-up` on this process's own socket: the owner runs it; a reader forwards it to the owner. */
+  private catchUpRequest(): Promise<IpcCatchUp> {
+    return this.forward(
+      () => this.localCatchUp(),
+      (link, timeoutMs) => link.catchUp(timeoutMs),
+    );
+  }
+
+  /** Runs a request here as owner, or forwards it to the owner as reader, retrying over a takeover. */
+  private async forward<T>(
+    local: () => Promise<T>,
+    remote: (link: OwnerLink, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
     const waitMs = this.options.forwardWaitMs ?? DEFAULT_FORWARD_WAIT_MS;
     const deadline = performance.now() + waitMs;
     let lastError: unknown;
@@ -579,12 +658,11 @@ export class ServeProcess {
         throw new IpcUnavailableError('shutting-down', `serve ${process.pid} is stopping`);
       }
       const remaining = deadline - performance.now();
-      if (this.currentRole === 'owner') return this.localSearch(params);
+      if (this.currentRole === 'owner') return local();
       const link = this.link;
       if (this.currentRole === 'reader' && link !== undefined) {
         try {
-          const { query, ...options } = params;
-          const results = await link.search(query, options, Math.max(remaining, 1_000));
+          const results = await remote(link, Math.max(remaining, 1_000));
           this.knownOwnerPid = link.ownerPid ?? this.knownOwnerPid;
           return results;
         } catch (error) {
@@ -689,7 +767,9 @@ export class ServeProcess {
     this.ownServer = undefined;
     this.endpoint = undefined;
     this.searcher = undefined;
-    await attempt(async () => this.indexing);
+    await attempt(async () => {
+      await this.indexing;
+    });
     const db = this.db;
     this.db = undefined;
     if (db !== undefined) {

@@ -1,7 +1,7 @@
 import { EmbecodeError } from '../errors.js';
 import type { SearchOptions, SearchResult } from '../index/types.js';
 import { IpcClient } from '../ipc/client.js';
-import type { IpcStatus } from '../ipc/messages.js';
+import type { IpcCatchUp, IpcStatus } from '../ipc/messages.js';
 import { type IpcHandlers, IpcServer } from '../ipc/server.js';
 import { getStrategy } from '../strategies/registry.js';
 import { ownerSocketPath } from './paths.js';
@@ -9,9 +9,7 @@ import { ownerSocketPath } from './paths.js';
 /**
  * How a serve process that is not the owner reaches the owner's searches: the serve side of an
  * access strategy. Only `ipc` is implemented (readers forward each search over the owner's Unix
- * socket and the owner answers from its own connection); the other strategies are built for the
- * stress tester and would each need their own transport here (`handoff`: readers open the file
- * between the owner's writes; `snapshot`: readers open the newest published copy).
+ * socket and the owner answers from its own connection); why the others are refused: REFUSED below.
  */
 export interface ServeTransport {
   readonly name: string;
@@ -32,6 +30,8 @@ export interface OwnerLink {
   /** Rejects with IpcUnavailableError (retryable) while nobody serves. */
   search(query: string, options: SearchOptions, timeoutMs?: number): Promise<SearchResult[]>;
   status(timeoutMs?: number): Promise<IpcStatus>;
+  /** Asks the owner to catch up now (see IpcClient.catchUp). */
+  catchUp(timeoutMs?: number): Promise<IpcCatchUp>;
   /** The PID of the owner this link last reached. */
   readonly ownerPid: number | undefined;
   close(): Promise<void>;
@@ -52,6 +52,7 @@ export const ipcTransport: ServeTransport = {
     return {
       search: (query, options, timeoutMs) => client.search(query, options, timeoutMs),
       status: (timeoutMs) => client.status(timeoutMs),
+      catchUp: (timeoutMs) => client.catchUp(timeoutMs),
       get ownerPid() {
         return client.serverPid;
       },
@@ -63,16 +64,34 @@ export const ipcTransport: ServeTransport = {
 const transports: readonly ServeTransport[] = [ipcTransport];
 
 /**
+ * Why serve refuses the other strategies (FINDINGS.md, "embecode serve and the strategies"):
+ * - handoff: serve promises that the process holding the election lock holds the index, from
+ *   outside (/proc/locks) and at every instant; a handoff owner holds the index only inside a write
+ *   and lets anyone in between (tests/serve/serve-strategies.int.test.ts shows an outsider getting
+ *   in read-write between two writes). Not a gap to fill: it is what handoff is.
+ * - snapshot: would fit (the owner keeps the index, readers open published copies), but is not
+ *   built: the serve owner indexes through its own connection and has no publish step, and a
+ *   publish must copy through the descriptor DuckDB's lock is on (src/strategies/snapshot.ts).
+ */
+const REFUSED: Readonly<Record<string, string>> = {
+  handoff:
+    'its owner holds the index only while it writes, so between writes any process could open the index read-write, and serve promises that the election lock holder alone holds the index at every instant',
+  snapshot:
+    'the serve owner has no snapshot publish step yet (it indexes through its own connection, and a publish must copy through the descriptor that holds the lock)',
+};
+
+/**
  * The serve transport for strategy `name`. An unknown name is a usage error listing the known
- * strategies; a known strategy that serve cannot use yet is a usage error saying which can.
+ * strategies; a known strategy that serve does not use is a usage error saying why and which can.
  */
 export function serveTransport(name: string): ServeTransport {
   const strategy = getStrategy(name);
   const found = transports.find((t) => t.name === strategy.name);
   if (found === undefined) {
+    const why = REFUSED[strategy.name];
     throw new EmbecodeError(
       'usage',
-      `embecode serve does not support strategy '${name}' yet; use ${transports.map((t) => `'${t.name}'`).join(' or ')}`,
+      `embecode serve does not support strategy '${name}'${why === undefined ? ' yet' : `: ${why}`}; use ${transports.map((t) => `'${t.name}'`).join(' or ')}`,
     );
   }
   return found;

@@ -4,7 +4,7 @@ import type { RunActor } from './timeline.js';
 import { StepFailure } from './world.js';
 
 /** One failing run as the report needs it. */
-export interface FailedRun {
+export interface FailedRun<C = StressCommand> {
   readonly steps: readonly StepEvent[];
   readonly stderr: string;
   /** The step that failed the run, when the failure names one. */
@@ -16,7 +16,7 @@ export interface FailedRun {
   /** Longer evidence (result lists side by side; what each process was doing). */
   readonly details?: string;
   /** The commands that ran, in order: what the minimizer and a command replay start from. */
-  readonly commands?: readonly StressCommand[];
+  readonly commands?: readonly C[];
   /** Every process of the run when it ended, for the timeline (steps alone miss idle ones). */
   readonly actors?: readonly RunActor[];
 }
@@ -25,9 +25,9 @@ export interface FailedRun {
  * The first and the last failing run of one property check: fast-check reports the last
  * failure it saw while shrinking, which is the minimal one; the first is the original.
  */
-export class FailureLog {
-  original: FailedRun | undefined;
-  minimal: FailedRun | undefined;
+export class FailureLog<C = StressCommand> {
+  original: FailedRun<C> | undefined;
+  minimal: FailedRun<C> | undefined;
   /** Runs since the first failure (each one a shrink attempt). */
   shrinkAttempts = 0;
   /** When the first failure was recorded (performance.now()). */
@@ -42,7 +42,7 @@ export class FailureLog {
     stderr: string,
     cause: unknown,
     extraDetails?: string,
-    commands?: readonly StressCommand[],
+    commands?: readonly C[],
     actors?: readonly RunActor[],
   ): void {
     const step = cause instanceof StepFailure ? cause.step.index : undefined;

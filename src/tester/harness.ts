@@ -2,25 +2,25 @@ import fc from 'fast-check';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { getStrategy } from '../strategies/registry.js';
-import type { Strategy } from '../strategies/strategy.js';
 import { DEFAULT_ARTIFACTS_DIR, writeFailureArtifact } from './artifacts.js';
 import { stressCommands } from './commands/index.js';
 import {
+  type CommandCodec,
   deserializeCommands,
   type StressCommand,
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
-import { type FailedRun, replayPathOf } from './failure-record.js';
+import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import type { Reach } from './reach.js';
-import { COMMON_GOALS, FAULT_GOALS, unreached } from './reach.js';
+import { COMMON_GOALS, FAULT_GOALS, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
-import { type Counterexample, type StressSummary, toReportStep } from './report.js';
+import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
-import { RunDriver } from './run-driver.js';
+import { type AttemptRecord, RunDriver } from './run-driver.js';
 import { type RunHistory, runLine } from './run-history.js';
+import { serveTarget } from './serve/target.js';
 import { DEFAULTS, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 
@@ -43,7 +43,7 @@ export interface ProgressEvent {
   /** After the first failure every run is a shrink attempt: how many so far. */
   readonly shrinkStep?: number;
   /** The smallest failure so far, once one was found (for a summary after an interrupt). */
-  readonly failure?: FailedRun;
+  readonly failure?: FailedRun<unknown>;
 }
 
 export interface RunOptions {
@@ -74,50 +74,131 @@ export function replayCommandFor(token: string): string {
  * Every run's directory is deleted when the run ends; a failure is kept as an artifact instead.
  */
 export async function runStress(settings: StressSettings, options: RunOptions = {}): Promise<StressSummary> {
-  const started = performance.now();
+  const tracker = new RunTracker(settings, options);
+  const onRun = (name: string) => (run: number, failures: FailureLog<unknown>, attempt?: AttemptRecord) =>
+    tracker.onRun(name, run, failures, attempt);
+  if (settings.target === 'serve') {
+    return runTarget(serveTarget(settings, onRun('serve')), settings, options, tracker);
+  }
+  return runTarget(strategyTarget(settings, onRun), settings, options, tracker);
+}
+
+/**
+ * Counts generated runs apart from shrink runs, writes a history line per generated run, and
+ * turns each run into a progress event (which a Ctrl-C summary is made from).
+ */
+class RunTracker {
+  /** Runs `--from-run` skips: the check starts at run `skipped + 1` of its seed. */
+  readonly skipped: number;
+  generated = 0;
+  /** True while fast-check generates runs (not while it, or the minimizer, shrinks). */
+  generating = false;
+  runStarted = performance.now();
+  /** The run that failed first: runs after it only shrink the failure. */
+  failedOnRun: number | undefined;
+  reach: () => Reach = () => NO_REACH;
+
+  constructor(
+    private readonly settings: StressSettings,
+    private readonly options: RunOptions,
+  ) {
+    // A resumed check (`--from-run K`) starts at run K of the same seed; a replay runs its own path.
+    this.skipped = settings.path === undefined ? Math.max(0, (settings.fromRun ?? 1) - 1) : 0;
+    if (this.skipped >= settings.runs) {
+      throw usageError(`--from-run ${this.skipped + 1} is past the last run (--runs ${settings.runs})`);
+    }
+  }
+
+  onRun(name: string, run: number, failures: FailureLog<unknown>, attempt?: AttemptRecord): void {
+    if (failures.failed) this.failedOnRun ??= run;
+    if (this.generating && attempt !== undefined) {
+      this.generated++;
+      const ms = performance.now() - this.runStarted;
+      this.options.history?.write(runLine(this.settings, this.skipped + this.generated, attempt, ms));
+    } else if (this.generating) {
+      this.generated++;
+    }
+    this.options.onProgress?.({
+      strategy: name,
+      seed: this.settings.seed,
+      run,
+      runs: this.settings.runs - this.skipped,
+      generated: this.generated,
+      skipped: this.skipped,
+      reach: this.reach(),
+      ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
+      ...(failures.minimal === undefined ? {} : { failure: failures.minimal }),
+    });
+  }
+}
+
+/** The strategy target: an owner child, reader children and the intruder on one index file. */
+function strategyTarget(
+  settings: StressSettings,
+  onRun: (name: string) => (run: number, failures: FailureLog<unknown>) => void,
+): StressTarget<StressCommand> {
   const strategy = getStrategy(settings.strategy);
   const faults = settings.faults === true;
   const readers = settings.readers ?? DEFAULTS.readers;
-  // A resumed check (`--from-run K`) starts at run K of the same seed; a replay runs its own path.
-  const skipped = settings.path === undefined ? Math.max(0, (settings.fromRun ?? 1) - 1) : 0;
-  if (skipped >= settings.runs) {
-    throw usageError(`--from-run ${skipped + 1} is past the last run (--runs ${settings.runs})`);
-  }
-  let generated = 0;
-  let generating = false;
-  let runStarted = performance.now();
   const driver = new RunDriver(strategy, {
     readers,
     stepDeadlineMs: (settings.stepDeadlineS ?? DEFAULTS.stepDeadlineS) * 1000,
     faults,
-    onRun: (run, failures, attempt) => {
-      if (failures.failed) failedOnRun ??= run;
-      if (generating && attempt !== undefined) {
-        generated++;
-        options.history?.write(
-          runLine(settings, skipped + generated, attempt, performance.now() - runStarted),
-        );
-      }
-      options.onProgress?.({
-        strategy: strategy.name,
-        seed: settings.seed,
-        run,
-        runs: settings.runs - skipped,
-        generated,
-        skipped,
-        reach: driver.reach,
-        ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
-        ...(failures.minimal === undefined ? {} : { failure: failures.minimal }),
-      });
-    },
+    onRun: onRun(strategy.name),
   });
-  /** The run that failed first: runs after it only shrink the failure. */
-  let failedOnRun: number | undefined;
+  return {
+    name: strategy.name,
+    driver,
+    commands: stressCommands({ faults, readers, intruder: true }),
+    codec: { serialize: serializeCommands, deserialize: deserializeCommands },
+    goals: [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])],
+    failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
+  };
+}
+
+/**
+ * What the harness needs of a target: the commands to generate, a driver that runs them against
+ * real processes, how a replay token carries them, and what a passing suite must have reached.
+ */
+export interface StressTarget<C extends fc.AsyncCommand<object, object>> {
+  /** The name summaries, progress and artifacts show (the strategy, or `serve`). */
+  readonly name: string;
+  readonly driver: TargetDriver<C>;
+  readonly commands: fc.Arbitrary<C>[];
+  readonly codec: CommandCodec<C>;
+  readonly goals: readonly ReachGoal[];
+  /** The cause inside the error the driver's `attempt` rejects with for a failing run, else undefined. */
+  failureCause(error: unknown): { cause: unknown } | undefined;
+}
+
+export interface TargetDriver<C> {
+  readonly failures: FailureLog<C>;
+  readonly runs: number;
+  readonly reach: Reach;
+  readonly faultCounts: FaultCounts;
+  /** The temp directory the runs work in, which error messages may name; removed by `close`. */
+  readonly runsDir?: string;
+  attempt(commands: Iterable<C>): Promise<unknown>;
+  stillFails(commands: readonly C[]): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function runTarget<C extends fc.AsyncCommand<object, object>>(
+  target: StressTarget<C>,
+  settings: StressSettings,
+  options: RunOptions,
+  tracker: RunTracker,
+): Promise<StressSummary> {
+  const started = performance.now();
+  tracker.reach = () => target.driver.reach;
+  const { skipped } = tracker;
+  const faults = settings.faults === true;
+  const { driver } = target;
   const failures = driver.failures;
   let shrunkFurther = 0;
 
   const property = fc.asyncProperty(
-    fc.commands(stressCommands({ faults, readers, intruder: true }), {
+    fc.commands(target.commands, {
       maxCommands: settings.maxCommands,
       // Longer sequences than fast-check's default size: races need a few writes to race.
       size: 'max',
@@ -125,26 +206,28 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
     }),
     async (commands) => {
       if (failures.failed) failures.shrinkAttempts++;
-      generating = !failures.failed;
-      runStarted = performance.now();
+      tracker.generating = !failures.failed;
+      tracker.runStarted = performance.now();
       // fast-check's command shrinking can take hundreds of runs against real processes; past a
       // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
       if (failures.shrinkAttempts > SHRINK_BUDGET) return;
       if (failures.failedAt !== undefined && performance.now() - failures.failedAt > SHRINK_TIME_MS) return;
-      await driver.attempt(commands).catch((error: unknown) => {
-        throw error instanceof RunFailure ? error.cause : error;
+      // fast-check's own iterable (commandsThatRan reads it), its elements typed as the target's.
+      await driver.attempt(commands as Iterable<C>).catch((error: unknown) => {
+        throw target.failureCause(error)?.cause ?? error;
       });
     },
   );
 
   /** A replay of a token that carries its commands: exactly those, once, no generation. */
-  const replayCommands = async (commands: readonly StressCommand[]) => {
+  const replayCommands = async (commands: readonly C[]) => {
     try {
       await driver.attempt(commands);
       return { failed: false as const };
     } catch (error) {
-      if (!(error instanceof RunFailure)) throw error;
-      return { failed: true as const, error: error.cause };
+      const failure = target.failureCause(error);
+      if (failure === undefined) throw error;
+      return { failed: true as const, error: failure.cause };
     }
   };
 
@@ -162,15 +245,15 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
               ? {}
               : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
           })
-        : await replayAsDetails(await replayCommands(deserializeCommands(settings.commands)));
-    generating = false;
+        : await replayAsDetails(await replayCommands(target.codec.deserialize(settings.commands)));
+    tracker.generating = false;
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
         failures.minimal.commands,
         (candidate) => driver.stillFails(candidate),
         MINIMIZE_DEFAULTS,
-        simplerVersions,
+        (command: C) => simplerVersions(command),
       );
       if (process.env.EMBECODE_DEBUG)
         process.stderr.write(
@@ -178,15 +261,12 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
         );
       shrunkFurther = reduced.removed;
     }
-    const common = { strategy: strategy.name, seed: settings.seed };
+    const common = { strategy: target.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
       // A passing suite that never reached what it exists to test proves nothing: it fails.
       const isSuite = settings.commands === undefined && settings.path === undefined;
-      const missed =
-        isSuite && details.numRuns >= DEFAULTS.runs
-          ? unreached(driver.reach, [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])])
-          : [];
+      const missed = isSuite && details.numRuns >= DEFAULTS.runs ? unreached(driver.reach, target.goals) : [];
       return {
         ...common,
         status: missed.length === 0 ? 'passed' : 'failed',
@@ -212,15 +292,15 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
       };
     }
     const counterexample = {
-      ...describeFailure(strategy, settings, details, minimal, original, shrunkFurther),
-      removedDir: driver.base,
+      ...describeFailure(target, settings, details, minimal, original, shrunkFurther),
+      ...(driver.runsDir === undefined ? {} : { removedDir: driver.runsDir }),
     };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
         ? undefined
         : writeFailureArtifact(root, {
-            strategy: strategy.name,
+            strategy: target.name,
             seed: settings.seed,
             counterexample,
             original: original.steps,
@@ -234,7 +314,7 @@ export async function runStress(settings: StressSettings, options: RunOptions = 
             },
             versions: await collectVersions(),
           });
-    const generated = failedOnRun ?? driver.runs;
+    const generated = tracker.failedOnRun ?? driver.runs;
     return {
       ...common,
       status: 'failed',
@@ -270,8 +350,8 @@ export function artifactsRootFromEnv(env: NodeJS.ProcessEnv = process.env): stri
   return root;
 }
 
-function describeFailure(
-  strategy: Strategy,
+function describeFailure<C extends fc.AsyncCommand<object, object>>(
+  target: StressTarget<C>,
   settings: StressSettings,
   details: {
     readonly counterexample: readonly unknown[] | null;
@@ -279,17 +359,16 @@ function describeFailure(
     readonly numShrinks: number;
     readonly errorInstance: unknown;
   },
-  minimal: FailedRun,
-  original: FailedRun,
+  minimal: FailedRun<C>,
+  original: FailedRun<C>,
   shrunkFurther: number,
 ): Counterexample {
   const token = encodeReplayToken({
     ...settings,
-    strategy: strategy.name,
     path: details.counterexamplePath ?? settings.path ?? '',
     replayPath: replayPathOf(String(details.counterexample?.[0] ?? '')),
     // The commands themselves, so a replay runs exactly the minimal sequence.
-    ...(minimal.commands === undefined ? {} : { commands: serializeCommands(minimal.commands) }),
+    ...(minimal.commands === undefined ? {} : { commands: target.codec.serialize(minimal.commands) }),
   });
   const steps = minimal.steps.map(toReportStep);
   return {

@@ -2,7 +2,7 @@
  * Who did a step: the owner child, one of the reader children (`reader-1`, `reader-2`, ...), the
  * intruder (a process that is not embecode), or the nemesis (faults the tester injects).
  */
-export type Actor = 'owner' | `reader-${number}` | 'intruder' | 'nemesis';
+export type Actor = 'owner' | `reader-${number}` | 'intruder' | 'nemesis' | `serve-${number}` | 'project';
 
 /**
  * A step's outcome, as Jepsen records it:

@@ -1,4 +1,4 @@
-import { serializeCommands } from './commands/serialize.js';
+import { type StressCommand, serializeCommands } from './commands/serialize.js';
 import type { ProgressEvent } from './harness.js';
 import { replayCommandFor } from './harness.js';
 import { NO_REACH } from './reach.js';
@@ -66,7 +66,7 @@ export function interruptedSummary(
     ...settings,
     path: '',
     replayPath: '',
-    ...(failure.commands === undefined ? {} : { commands: serializeCommands(failure.commands) }),
+    ...(failure.commands === undefined ? {} : serialized(failure.commands)),
   });
   return {
     ...base,
@@ -83,6 +83,15 @@ export function interruptedSummary(
       replayCommand: replayCommandFor(token),
     },
   };
+}
+
+/** The commands of a strategy run as a token carries them; none for a target with other commands. */
+function serialized(commands: readonly unknown[]): { commands?: readonly unknown[] } {
+  try {
+    return { commands: serializeCommands(commands as readonly StressCommand[]) };
+  } catch {
+    return {};
+  }
 }
 
 /**

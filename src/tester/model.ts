@@ -21,7 +21,14 @@ export interface StressModel {
   /** Every token written in this run, oldest first. */
   readonly written: string[];
   /** The most recent searches, oldest first, so a command can repeat one exactly. */
-  readonly searches: { readonly request: SearchRequest; readonly spec: SearchSpec }[];
+  readonly searches: {
+    readonly request: SearchRequest;
+    readonly spec: SearchSpec;
+    /** The reader slot that asked it: a client's own cache answers only its own repeats. */
+    readonly slot: number;
+    /** `files` when it was asked: a repeat is worth most once an acknowledged change came since. */
+    readonly files: readonly (string | undefined)[];
+  }[];
 }
 
 /**

@@ -11,6 +11,8 @@ export const TOKEN_PREFIX = 'es1.';
 interface TokenBody {
   readonly v: 1;
   readonly strategy: string;
+  /** Present only for the serve target. */
+  readonly target?: 'serve';
   readonly seed: number;
   readonly path: string;
   readonly replayPath: string;
@@ -28,6 +30,7 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
   const body: TokenBody = {
     v: 1,
     strategy: settings.strategy,
+    ...(settings.target === 'serve' ? { target: 'serve' as const } : {}),
     seed: settings.seed,
     path: settings.path,
     replayPath: settings.replayPath,
@@ -75,6 +78,7 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     !Number.isSafeInteger(body.maxCommands) ||
     body.maxCommands < 1 ||
     (body.faults !== undefined && typeof body.faults !== 'boolean') ||
+    (body.target !== undefined && body.target !== 'serve') ||
     (body.readers !== undefined && (!Number.isSafeInteger(body.readers) || body.readers < 1)) ||
     (body.stepDeadlineS !== undefined &&
       (typeof body.stepDeadlineS !== 'number' || !(body.stepDeadlineS > 0)))
@@ -85,6 +89,7 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
   }
   return {
     strategy: body.strategy,
+    ...(body.target === 'serve' ? { target: 'serve' as const } : {}),
     seed: body.seed,
     path: body.path,
     replayPath: body.replayPath,

@@ -63,8 +63,7 @@ export class RunDriver {
   reach: Reach = NO_REACH;
   faultCounts: FaultCounts = NO_FAULTS;
   private readonly pool: ChildPool;
-  /** The temp directory every run's directory lives in; removed by `close`. */
-  readonly base: string;
+  private readonly base: string;
   private readonly forgetBase: () => void;
   private readonly embedder = createDefaultEmbedder();
 
@@ -76,6 +75,11 @@ export class RunDriver {
     this.base = mkdtempSync(join(tmpdir(), `embecode-stress-${strategy.name}-`));
     const base = this.base;
     this.forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
+  }
+
+  /** The temp directory every run's directory lives in (error messages name it); removed by `close`. */
+  get runsDir(): string {
+    return this.base;
   }
 
   /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */

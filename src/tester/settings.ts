@@ -3,6 +3,8 @@ import { usageError } from '../errors.js';
 /** Everything that decides what one stress run does; a replay token carries a copy. */
 export interface StressSettings {
   readonly strategy: string;
+  /** What the runs drive: strategy objects in children (default), or real `embecode serve` processes. */
+  readonly target?: 'strategy' | 'serve';
   readonly runs: number;
   readonly seed: number;
   readonly maxCommands: number;

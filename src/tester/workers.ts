@@ -88,6 +88,7 @@ export async function runWorkers(
             String(settings.maxCommands),
             ...(settings.timeLimitS === undefined ? [] : ['--time-limit', String(settings.timeLimitS)]),
             ...(settings.faults === true ? ['--faults'] : []),
+            ...(settings.target === 'serve' ? ['--target', 'serve'] : []),
             ...(settings.readers === undefined ? [] : ['--readers', String(settings.readers)]),
             ...(settings.stepDeadlineS === undefined
               ? []

@@ -385,7 +385,7 @@ describe('embecode serve', () => {
   it('refuses a strategy serve does not support, in one line, exit 2', async () => {
     const dir = await makeProject();
     for (const [strategy, text] of [
-      ['snapshot', "does not support strategy 'snapshot'"],
+      ['snapshot', "does not support strategy 'snapshot': "],
       ['carrier-pigeon', "unknown strategy 'carrier-pigeon'"],
     ] as const) {
       const r = await cli(['serve', dir, '--strategy', strategy]);

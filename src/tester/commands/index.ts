@@ -53,6 +53,9 @@ export function stressCommands(
     { weight: 1, arbitrary: fc.constant({ op: 'release' as const }) },
   );
   const search = fc.tuple(reader, searchSpec).map(([r, s]) => new ReaderSearch(r, s));
+  const repeat = fc
+    .tuple(reader, fc.nat({ max: 3 }), fc.boolean())
+    .map(([r, back, same]) => new RepeatSearch(r, back, same));
   // Delays, mostly none, put each step at a different point of the others: up to about as long
   // as an owner write with its publish takes here, so a search can start before, during or after.
   const delay = fc.oneof(
@@ -70,9 +73,17 @@ export function stressCommands(
             { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
           )
         : fc.constant(null),
+      fc.oneof(
+        { weight: 1, arbitrary: fc.constant(null) },
+        {
+          weight: 1,
+          arbitrary: fc.record({ reader, spec: searchSpec, everyMs: fc.integer({ min: 1, max: 8 }) }),
+        },
+      ),
     )
     .map(
-      ([owner, searches, ownerDelay, intruder]) => new ParallelBatch(owner, searches, ownerDelay, intruder),
+      ([owner, searches, ownerDelay, intruder, stream]) =>
+        new ParallelBatch(owner, searches, ownerDelay, intruder, stream),
     );
   // fast-check picks each entry alike: repeats weigh searches and batches, the point of a run.
   const readerCommands =
@@ -85,7 +96,8 @@ export function stressCommands(
           search,
           search,
           search,
-          fc.tuple(reader, fc.nat({ max: 3 })).map(([r, back]) => new RepeatSearch(r, back)),
+          repeat,
+          repeat,
           batch,
           batch,
         ];

@@ -26,7 +26,10 @@ function distinctSlots(files: readonly FileWrite[]): FileWrite[] {
 }
 
 /** The files and tokens of the next write; every token is unique in the run. */
-export function planWrite(model: Readonly<StressModel>, files: readonly FileWrite[]): PlannedWrite {
+export function planWrite(
+  model: Readonly<Pick<StressModel, 'written'>>,
+  files: readonly FileWrite[],
+): PlannedWrite {
   const distinct = distinctSlots(files);
   const tokens = distinct.map((f, i) => makeToken(model.written.length + i, f.suffix));
   return {

@@ -34,6 +34,21 @@ export interface BatchSearch {
   readonly delayMs?: number;
 }
 
+/**
+ * One reader asking the same question over and over, a new request every `everyMs` without waiting
+ * for the last, from the batch's start until the owner step is acknowledged (and once more): at
+ * every instant of the owner step a search of that reader is in flight, so whatever the step
+ * changes (a publish, a lock taken for a write, a commit) meets a search that is mid-way.
+ */
+export interface BatchStream {
+  readonly reader: number;
+  readonly spec: SearchSpec;
+  readonly everyMs: number;
+}
+
+/** A stream sends at most this many searches, however long the owner step takes. */
+const STREAM_MAX_SEARCHES = 16;
+
 /** The owner step of a batch as a command of its own. */
 function ownerCommand(op: BatchOwnerOp): StressCommand {
   switch (op.op) {
@@ -68,6 +83,8 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
      * for a moment is something strategies that retry conflicts must ride out on both sides.
      */
     readonly intruder: OutsiderAccess | null = null,
+    /** Searches streamed by one reader across the owner step (null: none). */
+    readonly stream: BatchStream | null = null,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
@@ -76,6 +93,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
     for (const s of this.searches) await ensureOpen(model, world, readerSlot(model, s.reader));
+    if (this.stream !== null) await ensureOpen(model, world, readerSlot(model, this.stream.reader));
     const batch = world.newBatch();
     const limit = pLimit(BATCH_CONCURRENCY);
     const write = this.owner.op === 'write' ? planWrite(model, this.owner.files) : undefined;
@@ -91,13 +109,9 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     };
     // Searches resolve their queries before the owner step changes the model; a first search for
     // a token asks for the token being written, the one whose visibility races.
-    const requests = this.searches.map((s, i) => {
-      const request = resolveSearch(model, s.spec);
-      const racing = write?.tokens[0];
-      return i === 0 && s.spec.query.kind === 'token' && racing !== undefined
-        ? { ...request, query: racing }
-        : request;
-    });
+    const requests = this.searches.map((s, i) =>
+      i === 0 ? racingRequest(model, s.spec, write) : resolveSearch(model, s.spec),
+    );
     const probe = async (): Promise<StepEvent[]> => {
       const access = this.intruder;
       if (access === null || world.intruder === undefined) return [];
@@ -106,11 +120,29 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       const holds = model.ownerHolds && this.owner.op !== 'release';
       return [await world.intruder.probe(rule, rule.resolve(world.context), access, { holds }, batch)];
     };
+    const streamRequest = this.stream === null ? undefined : racingRequest(model, this.stream.spec, write);
+    let ownerDone = false;
+    const streamed = async (): Promise<StepEvent[]> => {
+      const stream = this.stream;
+      if (stream === null || streamRequest === undefined) return [];
+      const reader = world.reader(readerSlot(model, stream.reader));
+      const sent: Promise<StepEvent>[] = [];
+      while (sent.length < STREAM_MAX_SEARCHES) {
+        const last = ownerDone;
+        sent.push(reader.search(streamRequest, batch));
+        if (last) break;
+        await sleep(stream.everyMs);
+      }
+      return Promise.all(sent);
+    };
     const probed = probe();
+    const streaming = streamed();
     const events = await Promise.all([
       limit(async () => {
         if (this.ownerDelayMs > 0) await sleep(this.ownerDelayMs);
-        return ownerStep();
+        return ownerStep().finally(() => {
+          ownerDone = true;
+        });
       }),
       ...this.searches.map((s, i) =>
         limit(async () => {
@@ -119,6 +151,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         }),
       ),
     ]);
+    events.push(...(await streaming));
     for (const event of await probed) {
       world.requireOk(event);
       await world.check(event);
@@ -134,7 +167,12 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     if (this.owner.op === 'delete') model.files[this.owner.slot % FILE_PATHS.length] = undefined;
     if (this.owner.op === 'release') model.ownerHolds = false;
     for (const event of events.slice(1)) await world.check(event);
-    for (const [i, s] of this.searches.entries()) rememberSearch(model, requests[i] as SearchRequest, s.spec);
+    for (const [i, s] of this.searches.entries()) {
+      rememberSearch(model, requests[i] as SearchRequest, s.spec, readerSlot(model, s.reader));
+    }
+    if (this.stream !== null && streamRequest !== undefined) {
+      rememberSearch(model, streamRequest, this.stream.spec, readerSlot(model, this.stream.reader));
+    }
   }
 
   /** Simpler batches: the same steps in sequence; one search fewer; the owner step alone; one search alone. */
@@ -145,11 +183,20 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         this.searches.filter((__, j) => j !== i),
         this.ownerDelayMs,
         this.intruder,
+        this.stream,
       ),
     ]);
+    const streamSearch = this.stream === null ? [] : [new ReaderSearch(this.stream.reader, this.stream.spec)];
     return [
       // The same steps one after another: the failure may not need the race at all.
-      [ownerCommand(this.owner), ...this.searches.map((s) => new ReaderSearch(s.reader, s.spec))],
+      [
+        ownerCommand(this.owner),
+        ...this.searches.map((s) => new ReaderSearch(s.reader, s.spec)),
+        ...streamSearch,
+      ],
+      ...(this.stream === null
+        ? []
+        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, this.intruder)]]),
       ...(this.searches.length > 1 ? fewer : []),
       ...(this.ownerDelayMs > 0 || this.searches.some((s) => (s.delayMs ?? 0) > 0)
         ? [
@@ -157,11 +204,16 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
               new ParallelBatch(
                 this.owner,
                 this.searches.map((s) => ({ reader: s.reader, spec: s.spec })),
+                0,
+                this.intruder,
+                this.stream,
               ),
             ],
           ]
         : []),
-      ...(this.intruder === null ? [] : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs)]]),
+      ...(this.intruder === null
+        ? []
+        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, null, this.stream)]]),
       [ownerCommand(this.owner)],
       ...this.searches.map((s) => [new ReaderSearch(s.reader, s.spec)]),
     ];
@@ -176,7 +228,25 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
           : `owner.${this.owner.op}()`;
     const searches = this.searches.map((s) => `reader-${s.reader + 1} ${describeSearch(s.spec)}`).join(', ');
     const intruder = this.intruder === null ? '' : ` || intruder ${this.intruder}`;
+    const stream =
+      this.stream === null
+        ? ''
+        : ` || reader-${this.stream.reader + 1} ${describeSearch(this.stream.spec)} every ${this.stream.everyMs} ms`;
     const delay = this.ownerDelayMs > 0 ? ` (owner after ${this.ownerDelayMs} ms)` : '';
-    return `parallel(${owner}${delay} || ${searches}${intruder})`;
+    return `parallel(${owner}${delay} || ${searches}${intruder}${stream})`;
   }
+}
+
+/**
+ * A search's request, except that a token search asks for the token being written, the one whose
+ * visibility races the write.
+ */
+function racingRequest(
+  model: Readonly<StressModel>,
+  spec: SearchSpec,
+  write: { readonly tokens: readonly string[] } | undefined,
+): SearchRequest {
+  const request = resolveSearch(model, spec);
+  const racing = write?.tokens[0];
+  return spec.query.kind === 'token' && racing !== undefined ? { ...request, query: racing } : request;
 }

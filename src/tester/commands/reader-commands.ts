@@ -60,20 +60,27 @@ export async function ensureOpen(model: StressModel, world: StressWorld, slot: n
 /** Keeps the most recent searches, so a later command can ask one again, exactly. */
 const REMEMBERED_SEARCHES = 8;
 
-export function rememberSearch(model: StressModel, request: SearchRequest, spec: SearchSpec): void {
-  model.searches.push({ request, spec });
+export function rememberSearch(
+  model: StressModel,
+  request: SearchRequest,
+  spec: SearchSpec,
+  slot: number,
+): void {
+  model.searches.push({ request, spec, slot, files: [...model.files] });
   if (model.searches.length > REMEMBERED_SEARCHES) model.searches.shift();
 }
 
 /**
- * reader-N.repeat(back): asks again, exactly, the search `back` searches ago (by any reader), as a
- * person reruns a query after an edit: an answer kept from before the edit (a cache keyed by
- * query) shows as soon as anything it covered changed.
+ * reader-N.repeat(back): asks again, exactly, the search `back` searches ago (counting those asked
+ * before the files last changed, when there are any), as a person reruns a query after an edit: an answer kept from before the edit (a cache keyed by query) shows as soon
+ * as anything it covered changed. With `sameReader` the reader that asked it first asks again
+ * (a client-side cache sees only its own client's questions); otherwise reader N does.
  */
 export class RepeatSearch implements ReaderCommand {
   constructor(
     readonly reader: number,
     readonly back: number,
+    readonly sameReader = false,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
@@ -81,9 +88,13 @@ export class RepeatSearch implements ReaderCommand {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    const slot = readerSlot(model, this.reader);
-    const earlier = model.searches[model.searches.length - 1 - (this.back % model.searches.length)];
+    // Among searches asked before the files last changed, if any: asked again with nothing changed
+    // in between, a stale answer would look right.
+    const changedSince = model.searches.filter((s) => s.files.some((token, i) => token !== model.files[i]));
+    const pool = changedSince.length > 0 ? changedSince : model.searches;
+    const earlier = pool[pool.length - 1 - (this.back % pool.length)];
     if (earlier === undefined) return;
+    const slot = this.sameReader ? earlier.slot : readerSlot(model, this.reader);
     await ensureOpen(model, world, slot);
     const event = await world.reader(slot).search(earlier.request);
     world.requireOk(event);
@@ -92,7 +103,9 @@ export class RepeatSearch implements ReaderCommand {
 
   /** The search it repeats, as a plain search of its own (its request is resolved the same way). */
   toString(): string {
-    return `reader-${this.reader + 1}.repeat(${this.back} back)`;
+    return this.sameReader
+      ? `repeat(${this.back} back, by the reader that asked it)`
+      : `reader-${this.reader + 1}.repeat(${this.back} back)`;
   }
 }
 
@@ -115,7 +128,7 @@ export class ReaderSearch implements ReaderCommand {
     const event = await world.reader(slot).search(request);
     world.requireOk(event);
     await world.check(event);
-    rememberSearch(model, request, this.spec);
+    rememberSearch(model, request, this.spec, slot);
   }
 
   /** The same search without its path prefix, at the default top-k. */

@@ -45,7 +45,7 @@ export const searchSpec: fc.Arbitrary<SearchSpec> = fc.record({
 });
 
 /** The token `pick` names: counted back from the newest write, or the absent one before any. */
-export function tokenToSearch(model: Readonly<StressModel>, pick: number): string {
+export function tokenToSearch(model: Readonly<Pick<StressModel, 'written'>>, pick: number): string {
   if (model.written.length === 0) return ABSENT_TOKEN;
   return model.written[model.written.length - 1 - (pick % model.written.length)] as string;
 }
@@ -55,7 +55,10 @@ function vocab(i: number): string {
 }
 
 /** The concrete request, resolved against what the run has written so far. */
-export function resolveSearch(model: Readonly<StressModel>, spec: SearchSpec): SearchRequest {
+export function resolveSearch(
+  model: Readonly<Pick<StressModel, 'written'>>,
+  spec: SearchSpec,
+): SearchRequest {
   const q = spec.query;
   const query =
     q.kind === 'token'

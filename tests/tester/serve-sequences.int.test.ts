@@ -1,0 +1,57 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { liveChildCount } from '../../src/process/children.js';
+import { spec } from '../../src/tester/content.js';
+import { CatchUp, ChangeFiles, KillOwner, Search, StartServe } from '../../src/tester/serve/commands.js';
+import { runServeSequence } from '../../src/tester/serve/driver.js';
+import { liveServeChildren } from '../../src/tester/serve/serve-child.js';
+
+/**
+ * Fixed serve-target sequences on real `embecode serve` processes, through the same driver as
+ * `embecode-stress run --target serve`: traces kept as tests.
+ */
+const runDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('embecode-stress-serve-'));
+const before = new Set(runDirs());
+
+afterAll(() => {
+  expect(liveServeChildren()).toBe(0);
+  expect(liveChildCount()).toBe(0);
+  expect(runDirs().filter((d) => !before.has(d))).toEqual([]);
+});
+
+describe('serve target: kept traces', () => {
+  // The seeded bug of FINDINGS.md ("The serve target"): an owner that lets go of the election lock
+  // before it has closed the index. The lock watch sees the index held with nobody elected.
+  it('SIGTERM of the owner: it closes the index before it gives up the election lock', async () => {
+    const { steps } = await runServeSequence([new KillOwner('SIGTERM')]);
+    expect(steps.map((s) => `${s.actor}.${s.op} ${s.outcome}`)).toEqual([
+      'serve-1.start ok',
+      'nemesis.sigterm ok',
+    ]);
+  });
+
+  it('an acknowledged change survives a SIGKILL of the owner, and the reader that takes over finds it', async () => {
+    const write = { slot: 0, spec: spec(1), suffix: 'a' };
+    const { steps, takeovers } = await runServeSequence([
+      new StartServe(),
+      new ChangeFiles([write]),
+      new CatchUp(0),
+      new KillOwner('SIGKILL'),
+      new Search(0, { mode: 'bm25', query: { kind: 'token', pick: 0 }, topK: 10, prefix: 0 }),
+    ]);
+    expect(steps.map((s) => `${s.actor.replace(/^serve-\d$/, 'serve')}.${s.op} ${s.outcome}`)).toEqual([
+      'serve.start ok',
+      'serve.start ok',
+      'project.write ok',
+      'serve.catch-up ok',
+      'nemesis.sigkill ok',
+      'nemesis.takeover ok',
+      'serve.search ok',
+    ]);
+    const search = steps.at(-1);
+    const token = (steps[2]?.args.tokens as string[] | undefined)?.[0];
+    expect(search?.seen).toEqual([token]);
+    expect(takeovers).toHaveLength(1);
+  });
+});
