@@ -186,7 +186,7 @@ describe('embecode-stress CLI', () => {
     const byDir = await stressCli(['replay', artifact, '--times', '2'], tmp);
     expect(byDir.exitCode).toBe(1);
     expect(byDir.stderr).toContain('reproduced 2/2');
-    expect(byDir.stderr).toMatch(/1\. reader-1\.open\(\)/);
+    expect(byDir.stderr).toMatch(/ \d\. reader-1\.open\(\) +ERROR/);
     rmSync(artifact, { recursive: true, force: true });
   });
 
