@@ -3,12 +3,14 @@ import { existsSync, statSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { usageError } from '../errors.js';
 import { strategyNames } from '../strategies/registry.js';
-import { readArtifactToken } from '../tester/artifacts.js';
-import { runStress } from '../tester/harness.js';
+import { DEFAULT_ARTIFACTS_DIR, readArtifactToken } from '../tester/artifacts.js';
+import { type ProgressEvent, runStress } from '../tester/harness.js';
+import { interruptedSummary, interruptedWorkersSummary, repeatCommandFor } from '../tester/interrupted.js';
 import { createProgressReporter } from '../tester/progress.js';
 import { DEFAULT_REPLAY_TIMES, replayCounterexample } from '../tester/replay.js';
 import { decodeReplayToken } from '../tester/replay-token.js';
 import { formatSummary, type StressSummary } from '../tester/report.js';
+import { checkHistoryDir, RunHistory, readRunLine, replaySettingsOf } from '../tester/run-history.js';
 import {
   DEFAULTS,
   MAX_READERS,
@@ -47,6 +49,8 @@ interface RunFlags {
   timeLimit?: string;
   readers?: string;
   stepDeadline?: string;
+  fromRun?: string;
+  history?: string;
   json?: boolean;
 }
 
@@ -75,6 +79,7 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     ...(flags.stepDeadline === undefined
       ? {}
       : { stepDeadlineS: parseSeconds(flags.stepDeadline, '--step-deadline') }),
+    ...(flags.fromRun === undefined ? {} : { fromRun: parseCount(flags.fromRun, '--from-run') }),
   };
 }
 
@@ -84,24 +89,111 @@ export function readReplayArgument(argument: string): string {
   return argument;
 }
 
+/** The signals that stop a check early with a summary: Ctrl-C, and what a parent or CI sends. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/** How long worker processes get to report their share after an interrupt. */
+const WORKER_REPORT_MS = 15_000;
+
+/**
+ * Ends this process by `signal` after its summary is out. The clean-up handlers (process/cleanup.ts)
+ * run on the same signal, SIGKILL every child and remove the temp dirs, then re-raise it, so a
+ * shell sees the usual status (130 for Ctrl-C).
+ */
+function endBy(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): void {
+  for (const s of STOP_SIGNALS) process.removeListener(s, listener);
+  process.kill(process.pid, signal);
+}
+
 /** Runs in this process, or spread over worker processes; a shard first narrows runs and seed. */
 async function run(flags: RunFlags): Promise<StressSummary> {
+  const started = performance.now();
   let settings = settingsFromFlags(flags);
   if (flags.shard !== undefined) settings = shardSettings(settings, parseShard(flags.shard));
   const workers = flags.workers === undefined ? 1 : parseCount(flags.workers, '--workers');
   if (flags.artifacts?.trim() === '') throw usageError('--artifacts needs a directory');
-  const artifacts: Record<string, string> =
-    flags.artifacts === undefined ? {} : { STRESS_ARTIFACTS: flags.artifacts };
-  if (workers > 1) return runWorkers(settings, workers, artifacts);
-  const progress = flags.json === true ? undefined : createProgressReporter();
+  if (settings.fromRun !== undefined && workers > 1) {
+    throw usageError('--from-run resumes one seed; it cannot be combined with --workers');
+  }
+  const historyDir = flags.history ?? process.env.STRESS_HISTORY;
+  const historyFlag = flags.history === undefined ? 'STRESS_HISTORY' : '--history';
+  const json = flags.json === true;
+  const elapsed = () => Math.round(performance.now() - started);
+  const report = (summary: StressSummary) => {
+    if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else process.stderr.write(`${formatSummary(summary)}\n`);
+  };
+  if (workers > 1) {
+    // Each worker writes its own history file into the directory; check it can before any starts.
+    if (historyDir !== undefined) checkHistoryDir(historyDir, historyFlag);
+    const env: Record<string, string> = {
+      ...(flags.artifacts === undefined ? {} : { STRESS_ARTIFACTS: flags.artifacts }),
+      ...(historyDir === undefined ? {} : { STRESS_HISTORY: historyDir }),
+    };
+    let stoppedBy: NodeJS.Signals | undefined;
+    // Kept while the workers report: process/cleanup.ts SIGTERMs them and re-raises the signal,
+    // which would end this process before their summaries are in.
+    const onStop = (signal: NodeJS.Signals) => {
+      if (stoppedBy !== undefined) return;
+      stoppedBy = signal;
+      setTimeout(() => {
+        process.stderr.write(
+          `embecode-stress: ${settings.strategy}: interrupted by ${signal}; the workers did not report within ${WORKER_REPORT_MS / 1000} s (seed ${settings.seed})\nrepeat with: ${repeatCommandFor(settings, workers)}\n`,
+        );
+        endBy(signal, onStop);
+      }, WORKER_REPORT_MS).unref();
+    };
+    for (const s of STOP_SIGNALS) process.on(s, onStop);
+    const merged = await runWorkers(settings, workers, env);
+    if (stoppedBy === undefined) {
+      for (const s of STOP_SIGNALS) process.removeListener(s, onStop);
+      return merged;
+    }
+    report(interruptedWorkersSummary(settings, { ...merged, elapsedMs: elapsed() }, workers, stoppedBy));
+    endBy(stoppedBy, onStop);
+    return new Promise<never>(() => undefined);
+  }
+  const history =
+    historyDir === undefined
+      ? undefined
+      : RunHistory.open(historyDir, settings.strategy, settings.seed, historyFlag);
+  const progress = json ? undefined : createProgressReporter();
+  let last: ProgressEvent | undefined;
+  // Ctrl-C: the summary so far, then the clean-up handlers end the children and this process.
+  const onStop = (signal: NodeJS.Signals) => {
+    progress?.done();
+    report(interruptedSummary(settings, last, elapsed(), signal));
+    history?.close();
+    endBy(signal, onStop);
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onStop);
   try {
     return await runStress(settings, {
-      ...(progress === undefined ? {} : { onProgress: (event) => progress.update(event) }),
+      onProgress: (event) => {
+        last = event;
+        progress?.update(event);
+      },
       ...(flags.artifacts === undefined ? {} : { artifacts: flags.artifacts }),
+      ...(history === undefined ? {} : { history }),
     });
   } finally {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onStop);
     progress?.done();
+    history?.close();
   }
+}
+
+/** Replays one line of a run history, or a token / artifact directory. */
+function replaySettings(argument: string | undefined, flags: { history?: string; run?: string }) {
+  if (flags.history === undefined) {
+    if (flags.run !== undefined) throw usageError('--run needs --history FILE');
+    if (argument === undefined)
+      throw usageError('replay needs a token, a failure directory, or --history FILE --run K');
+    return decodeReplayToken(readReplayArgument(argument));
+  }
+  if (argument !== undefined) throw usageError('replay takes a token or --history FILE --run K, not both');
+  if (flags.run === undefined)
+    throw usageError('--history FILE needs --run K (the run number of a line in it)');
+  return replaySettingsOf(readRunLine(flags.history, parseCount(flags.run, '--run')));
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -123,10 +215,16 @@ async function main(argv: readonly string[]): Promise<number> {
         .choices(['strategy', 'serve'])
         .default('strategy'),
     )
-    .option('--runs <n>', 'number of runs (env STRESS_RUNS)')
-    .option('--seed <n>', 'fast-check seed (env STRESS_SEED)')
-    .option('--max-commands <k>', 'longest command sequence (env STRESS_MAX_COMMANDS)')
-    .option('--time-limit <s>', 'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S)')
+    .option('--runs <n>', `number of runs (env STRESS_RUNS, default ${DEFAULTS.runs})`)
+    .option('--seed <n>', 'fast-check seed (env STRESS_SEED, default a random seed, printed in the summary)')
+    .option(
+      '--max-commands <k>',
+      `longest command sequence (env STRESS_MAX_COMMANDS, default ${DEFAULTS.maxCommands})`,
+    )
+    .option(
+      '--time-limit <s>',
+      'stop starting runs after S seconds (env STRESS_TIME_LIMIT_S, default no limit)',
+    )
     .option(
       '--readers <n>',
       `reader processes per run, 1 to ${MAX_READERS} (env STRESS_READERS, default ${DEFAULTS.readers})`,
@@ -137,29 +235,47 @@ async function main(argv: readonly string[]): Promise<number> {
     )
     .option(
       '--faults',
-      'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1)',
+      'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1, default off)',
     )
-    .option('--workers <n>', 'run in N parallel worker processes, each with its own seed')
-    .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own)')
-    .option('--artifacts <dir>', 'where failure artifacts go (env STRESS_ARTIFACTS, default .stress)')
-    .option('--json', 'print one JSON summary object on stdout')
+    .option('--workers <n>', 'run in N parallel worker processes, each with its own seed (default 1)')
+    .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own; default all runs)')
+    .option(
+      '--artifacts <dir>',
+      `where failure artifacts go (env STRESS_ARTIFACTS, default ${DEFAULT_ARTIFACTS_DIR})`,
+    )
+    .option(
+      '--history <dir>',
+      'write one JSON line per run (seed, path, commands, reach, outcome) to a new file in DIR (env STRESS_HISTORY, default none)',
+    )
+    .option(
+      '--from-run <k>',
+      'start at run K of the seed, skipping the runs before it; --runs stays the total (default 1)',
+    )
+    .option('--json', 'print one JSON summary object on stdout (default a text report)')
     .action(async (flags: RunFlags) => {
       code = print(await run(flags), flags.json === true);
     });
   program
     .command('replay')
     .description('re-run a counterexample from its replay token or failure directory')
-    .argument('<token-or-artifact>', 'replay token (es1....) or a kept failure directory')
+    .argument('[token-or-artifact]', 'replay token (es1....) or a kept failure directory')
+    .option('--history <file>', 'a run history file (from run --history): replay one of its runs')
+    .option('--run <k>', 'with --history: the run number of the line to replay')
     .option('--times <n>', `replay N times and report how often it failed (default ${DEFAULT_REPLAY_TIMES})`)
     .option('--json', 'print one JSON summary object on stdout')
-    .action(async (argument: string, flags: { json?: boolean; times?: string }) => {
-      const settings = decodeReplayToken(readReplayArgument(argument));
-      const times = flags.times === undefined ? DEFAULT_REPLAY_TIMES : parseCount(flags.times, '--times');
-      code = print(await replayCounterexample(settings, times), flags.json === true);
-    });
+    .action(
+      async (
+        argument: string | undefined,
+        flags: { json?: boolean; times?: string; history?: string; run?: string },
+      ) => {
+        const settings = replaySettings(argument, flags);
+        const times = flags.times === undefined ? DEFAULT_REPLAY_TIMES : parseCount(flags.times, '--times');
+        code = print(await replayCounterexample(settings, times), flags.json === true);
+      },
+    );
   if (argv.length === 0) {
     throw usageError(
-      'missing command; usage: embecode-stress run --strategy NAME [...] | replay TOKEN_OR_ARTIFACT',
+      'missing command; usage: embecode-stress run --strategy NAME [...] | replay TOKEN_OR_ARTIFACT | replay --history FILE --run K',
     );
   }
   try {

@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
+import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
-import { type Counterexample, formatSteps } from './report.js';
-import { timelineHtml } from './timeline.js';
+import { type Counterexample, errorLine, formatSteps } from './report.js';
+import { type RunActor, timelineHtml } from './timeline.js';
 import type { Versions } from './versions.js';
 
 /**
@@ -29,6 +30,9 @@ export interface FailureRecord {
   readonly minimal: readonly StepEvent[];
   readonly ownerStderr: string;
   readonly versions: Versions;
+  /** Every process of each run, so the timeline draws those that took no step too. */
+  readonly originalActors?: readonly RunActor[];
+  readonly minimalActors?: readonly RunActor[];
 }
 
 function stamp(date: Date): string {
@@ -42,14 +46,14 @@ function jsonLines(steps: readonly StepEvent[]): string {
 /** Writes the artifact directory under `root` and returns its absolute path. */
 export function writeFailureArtifact(root: string, record: FailureRecord): string {
   const dir = resolve(root, `${record.strategy}-seed${record.seed}-${stamp(new Date())}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  makeDirectories(dir);
   const cx = record.counterexample;
   const summary = { strategy: record.strategy, seed: record.seed, counterexample: { ...cx, artifact: dir } };
   writeFileSync(join(dir, TOKEN_FILE), `${cx.replay}\n`);
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(
     join(dir, 'trace.txt'),
-    `${formatSteps(cx.steps)}\n${cx.kind}: ${cx.error}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
+    `${formatSteps(cx.steps)}\nerror (${cx.kind}): ${errorLine(cx)}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
   );
   writeFileSync(join(dir, 'history.jsonl'), jsonLines(record.original));
   writeFileSync(join(dir, 'minimal-history.jsonl'), jsonLines(record.minimal));
@@ -58,12 +62,23 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(
     join(dir, 'timeline.html'),
     timelineHtml(
-      `embecode-stress: ${record.strategy}, seed ${record.seed}`,
-      `${cx.kind}: ${cx.error}${cx.details === undefined ? '' : `\n${cx.details}`}`,
+      `embecode-stress: ${record.strategy}, seed ${record.seed}: ${cx.kind}`,
+      `${cx.error}${cx.details === undefined ? '' : `\n${cx.details}`}`,
       [
-        { title: 'Minimal failing run', steps: record.minimal, ...failingOf(record.failingStep?.minimal) },
-        { title: 'Original failing run', steps: record.original, ...failingOf(record.failingStep?.original) },
+        {
+          title: 'Minimal failing run',
+          steps: record.minimal,
+          ...failingOf(record.failingStep?.minimal),
+          ...(record.minimalActors === undefined ? {} : { actors: record.minimalActors }),
+        },
+        {
+          title: 'Original failing run',
+          steps: record.original,
+          ...failingOf(record.failingStep?.original),
+          ...(record.originalActors === undefined ? {} : { actors: record.originalActors }),
+        },
       ],
+      record.strategy,
     ),
   );
   return dir;

@@ -1,5 +1,6 @@
 import type { StressCommand } from './commands/serialize.js';
 import type { StepEvent } from './history.js';
+import type { RunActor } from './timeline.js';
 import { StepFailure } from './world.js';
 
 /** One failing run as the report needs it. */
@@ -16,6 +17,8 @@ export interface FailedRun<C = StressCommand> {
   readonly details?: string;
   /** The commands that ran, in order: what the minimizer and a command replay start from. */
   readonly commands?: readonly C[];
+  /** Every process of the run when it ended, for the timeline (steps alone miss idle ones). */
+  readonly actors?: readonly RunActor[];
 }
 
 /**
@@ -40,6 +43,7 @@ export class FailureLog<C = StressCommand> {
     cause: unknown,
     extraDetails?: string,
     commands?: readonly C[],
+    actors?: readonly RunActor[],
   ): void {
     const step = cause instanceof StepFailure ? cause.step.index : undefined;
     const kind = cause instanceof StepFailure ? cause.kind : 'error';
@@ -54,6 +58,7 @@ export class FailureLog<C = StressCommand> {
       ...(step === undefined ? {} : { failingStep: step }),
       ...(details === '' ? {} : { details }),
       ...(commands === undefined ? {} : { commands }),
+      ...(actors === undefined ? {} : { actors }),
     };
     this.original ??= this.minimal;
     this.failedAt ??= performance.now();

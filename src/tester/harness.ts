@@ -14,11 +14,12 @@ import {
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { COMMON_GOALS, FAULT_GOALS, type Reach, type ReachGoal, unreached } from './reach.js';
+import { COMMON_GOALS, FAULT_GOALS, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
-import { RunDriver } from './run-driver.js';
+import { type AttemptRecord, RunDriver } from './run-driver.js';
+import { type RunHistory, runLine } from './run-history.js';
 import { serveTarget } from './serve/target.js';
 import { DEFAULTS, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
@@ -28,12 +29,21 @@ export { executeRun, type RunContext } from './run.js';
 /** What the harness reports while it works (for a progress line). */
 export interface ProgressEvent {
   readonly strategy: string;
+  readonly seed: number;
   /** Runs executed so far, shrinking runs included. */
   readonly run: number;
-  /** Runs the property asked for. */
+  /** Runs the property asked for (this invocation's: `--from-run` skips some). */
   readonly runs: number;
+  /** Generated runs done so far (shrink runs not counted). */
+  readonly generated: number;
+  /** Runs `--from-run` skipped: run numbers under this seed are `skipped + 1` onwards. */
+  readonly skipped: number;
+  /** What the runs exercised so far. */
+  readonly reach: Reach;
   /** After the first failure every run is a shrink attempt: how many so far. */
   readonly shrinkStep?: number;
+  /** The smallest failure so far, once one was found (for a summary after an interrupt). */
+  readonly failure?: FailedRun<unknown>;
 }
 
 export interface RunOptions {
@@ -43,6 +53,8 @@ export interface RunOptions {
    * or STRESS_ARTIFACTS); `false` writes none (replays, and the suite's expected failures).
    */
   readonly artifacts?: string | false;
+  /** Where a line per generated run goes (`--history`); the caller opens and closes it. */
+  readonly history?: RunHistory;
 }
 
 /** Shrink runs fast-check may spend before the minimizer takes over. */
@@ -62,15 +74,62 @@ export function replayCommandFor(token: string): string {
  * Every run's directory is deleted when the run ends; a failure is kept as an artifact instead.
  */
 export async function runStress(settings: StressSettings, options: RunOptions = {}): Promise<StressSummary> {
-  const onRun = (name: string) => (run: number, failures: FailureLog<unknown>) =>
-    options.onProgress?.({
+  const tracker = new RunTracker(settings, options);
+  const onRun = (name: string) => (run: number, failures: FailureLog<unknown>, attempt?: AttemptRecord) =>
+    tracker.onRun(name, run, failures, attempt);
+  if (settings.target === 'serve') {
+    return runTarget(serveTarget(settings, onRun('serve')), settings, options, tracker);
+  }
+  return runTarget(strategyTarget(settings, onRun), settings, options, tracker);
+}
+
+/**
+ * Counts generated runs apart from shrink runs, writes a history line per generated run, and
+ * turns each run into a progress event (which a Ctrl-C summary is made from).
+ */
+class RunTracker {
+  /** Runs `--from-run` skips: the check starts at run `skipped + 1` of its seed. */
+  readonly skipped: number;
+  generated = 0;
+  /** True while fast-check generates runs (not while it, or the minimizer, shrinks). */
+  generating = false;
+  runStarted = performance.now();
+  /** The run that failed first: runs after it only shrink the failure. */
+  failedOnRun: number | undefined;
+  reach: () => Reach = () => NO_REACH;
+
+  constructor(
+    private readonly settings: StressSettings,
+    private readonly options: RunOptions,
+  ) {
+    // A resumed check (`--from-run K`) starts at run K of the same seed; a replay runs its own path.
+    this.skipped = settings.path === undefined ? Math.max(0, (settings.fromRun ?? 1) - 1) : 0;
+    if (this.skipped >= settings.runs) {
+      throw usageError(`--from-run ${this.skipped + 1} is past the last run (--runs ${settings.runs})`);
+    }
+  }
+
+  onRun(name: string, run: number, failures: FailureLog<unknown>, attempt?: AttemptRecord): void {
+    if (failures.failed) this.failedOnRun ??= run;
+    if (this.generating && attempt !== undefined) {
+      this.generated++;
+      const ms = performance.now() - this.runStarted;
+      this.options.history?.write(runLine(this.settings, this.skipped + this.generated, attempt, ms));
+    } else if (this.generating) {
+      this.generated++;
+    }
+    this.options.onProgress?.({
       strategy: name,
+      seed: this.settings.seed,
       run,
-      runs: settings.runs,
+      runs: this.settings.runs - this.skipped,
+      generated: this.generated,
+      skipped: this.skipped,
+      reach: this.reach(),
       ...(failures.failed ? { shrinkStep: failures.shrinkAttempts } : {}),
+      ...(failures.minimal === undefined ? {} : { failure: failures.minimal }),
     });
-  if (settings.target === 'serve') return runTarget(serveTarget(settings, onRun('serve')), settings, options);
-  return runTarget(strategyTarget(settings, onRun), settings, options);
+  }
 }
 
 /** The strategy target: an owner child, reader children and the intruder on one index file. */
@@ -117,6 +176,8 @@ export interface TargetDriver<C> {
   readonly runs: number;
   readonly reach: Reach;
   readonly faultCounts: FaultCounts;
+  /** The temp directory the runs work in, which error messages may name; removed by `close`. */
+  readonly runsDir?: string;
   attempt(commands: Iterable<C>): Promise<unknown>;
   stillFails(commands: readonly C[]): Promise<boolean>;
   close(): Promise<void>;
@@ -126,8 +187,11 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
   target: StressTarget<C>,
   settings: StressSettings,
   options: RunOptions,
+  tracker: RunTracker,
 ): Promise<StressSummary> {
   const started = performance.now();
+  tracker.reach = () => target.driver.reach;
+  const { skipped } = tracker;
   const faults = settings.faults === true;
   const { driver } = target;
   const failures = driver.failures;
@@ -142,6 +206,8 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     }),
     async (commands) => {
       if (failures.failed) failures.shrinkAttempts++;
+      tracker.generating = !failures.failed;
+      tracker.runStarted = performance.now();
       // fast-check's command shrinking can take hundreds of runs against real processes; past a
       // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
       if (failures.shrinkAttempts > SHRINK_BUDGET) return;
@@ -169,14 +235,18 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     const details =
       settings.commands === undefined
         ? await fc.check(property, {
-            numRuns: settings.runs,
+            numRuns: settings.runs - skipped,
             seed: settings.seed,
             ...(settings.path === undefined ? {} : { path: settings.path, endOnFailure: true }),
+            // fast-check's path `N` starts at its N-th value and shrinks as usual: the same runs
+            // a full check of this seed does from run N + 1 on.
+            ...(skipped === 0 ? {} : { path: String(skipped) }),
             ...(settings.timeLimitS === undefined
               ? {}
               : { interruptAfterTimeLimit: settings.timeLimitS * 1000, markInterruptAsFailure: false }),
           })
         : await replayAsDetails(await replayCommands(target.codec.deserialize(settings.commands)));
+    tracker.generating = false;
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
@@ -221,7 +291,10 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         reason: messageOf(error ?? 'no failing run was recorded'),
       };
     }
-    const counterexample = describeFailure(target, settings, details, minimal, original, shrunkFurther);
+    const counterexample = {
+      ...describeFailure(target, settings, details, minimal, original, shrunkFurther),
+      ...(driver.runsDir === undefined ? {} : { removedDir: driver.runsDir }),
+    };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
@@ -233,16 +306,20 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
             original: original.steps,
             minimal: minimal.steps,
             ownerStderr: minimal.stderr,
+            ...(original.actors === undefined ? {} : { originalActors: original.actors }),
+            ...(minimal.actors === undefined ? {} : { minimalActors: minimal.actors }),
             failingStep: {
               ...(original.failingStep === undefined ? {} : { original: original.failingStep }),
               ...(minimal.failingStep === undefined ? {} : { minimal: minimal.failingStep }),
             },
             versions: await collectVersions(),
           });
+    const generated = tracker.failedOnRun ?? driver.runs;
     return {
       ...common,
       status: 'failed',
-      runs: driver.runs,
+      runs: generated,
+      shrinkRuns: driver.runs - generated,
       elapsedMs: elapsed(),
       reach: driver.reach,
       counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },

@@ -12,15 +12,16 @@ export interface ProgressReporter {
   done(): void;
 }
 
-function describe(event: ProgressEvent, startedMs: number): string {
-  const seconds = (performance.now() - startedMs) / 1000;
-  const rate = event.run / Math.max(seconds, 0.001);
+/** The live line; it carries the seed, so a run stopped any way at all can be repeated. */
+export function describeProgress(event: ProgressEvent, seconds: number): string {
   if (event.shrinkStep !== undefined) {
-    return `${event.strategy}: counterexample found, shrinking step ${event.shrinkStep} (${seconds.toFixed(0)} s)`;
+    return `${event.strategy}: counterexample found, shrinking step ${event.shrinkStep} (${seconds.toFixed(0)} s, seed ${event.seed})`;
   }
-  const left = Math.max(0, event.runs - event.run);
+  const rate = event.generated / Math.max(seconds, 0.001);
+  const left = Math.max(0, event.runs - event.generated);
   const eta = rate > 0 ? Math.ceil(left / rate) : 0;
-  return `${event.strategy}: ${event.run}/${event.runs} runs, ${rate.toFixed(1)} runs/s, ETA ${eta} s`;
+  const done = event.skipped + event.generated;
+  return `${event.strategy}: ${done}/${event.skipped + event.runs} runs, ${rate.toFixed(1)} runs/s, ETA ${eta} s, seed ${event.seed}`;
 }
 
 /**
@@ -38,7 +39,7 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
         const now = performance.now();
         if (now - last < REDRAW_MS) return;
         last = now;
-        render(describe(event, started));
+        render(describeProgress(event, (now - started) / 1000));
       },
       done() {
         render.clear();
@@ -52,7 +53,7 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
       const now = performance.now();
       if (now < nextLine) return;
       nextLine = now + LINE_INTERVAL_S * 1000;
-      stream.write(`${describe(event, started)}\n`);
+      stream.write(`${describeProgress(event, (now - started) / 1000)}\n`);
     },
     done() {},
   };

@@ -30,12 +30,20 @@ export interface Counterexample {
   readonly replayCommand: string;
   /** The failure artifact directory (trace, histories, timeline, replay token). */
   readonly artifact?: string;
+  /**
+   * The temp directory the runs worked in: error messages name files in it, but it is removed
+   * when the check ends, so the report says so rather than point at a path that is gone.
+   */
+  readonly removedDir?: string;
 }
 
 export interface StressSummary {
   readonly strategy: string;
   readonly status: 'passed' | 'failed' | 'error';
+  /** Runs fast-check generated (for a failure: up to and including the first failing one). */
   readonly runs: number;
+  /** A failure only: runs spent shrinking it (fast-check's and the 1-minimal pass), not in `runs`. */
+  readonly shrinkRuns?: number;
   readonly seed: number;
   readonly elapsedMs: number;
   readonly counterexample?: Counterexample;
@@ -53,6 +61,16 @@ export interface StressSummary {
   readonly reach?: Reach;
   /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
   readonly unreached?: readonly string[];
+  /** The signal (Ctrl-C is SIGINT) that stopped the check before its runs were done. */
+  readonly signal?: NodeJS.Signals;
+  /** An interrupted check: the runs it was asked for (under its seed, from run 1). */
+  readonly requestedRuns?: number;
+  /** An interrupted check resumed with `--from-run`: runs before this invocation's first. */
+  readonly skippedRuns?: number;
+  /** An interrupted check: the command that runs it again from the start. */
+  readonly repeatCommand?: string;
+  /** An interrupted check: the command that runs only the runs it did not get to. */
+  readonly resumeCommand?: string;
 }
 
 export interface FaultCounts {
@@ -115,8 +133,75 @@ function firstLine(text: string): string {
   return text.split('\n')[0] ?? '';
 }
 
+/** `1 step`, `2 steps`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The failure's one line, without repeating a step's error printed just above it in the trace:
+ * `lock conflict: reader-1.open failed: see step 2 above`.
+ */
+export function errorLine(cx: Pick<Counterexample, 'error' | 'steps'>): string {
+  const line = firstLine(cx.error);
+  for (let i = cx.steps.length - 1; i >= 0; i--) {
+    const stepError = cx.steps[i]?.error;
+    if (stepError === undefined) continue;
+    const repeated = firstLine(stepError);
+    if (repeated.length > 0 && line.includes(repeated)) {
+      return line.replace(repeated, `see step ${i + 1} above`);
+    }
+  }
+  return line;
+}
+
+/** Says that the temp directory the messages name is gone, when they name it. */
+function removedNote(cx: Counterexample): string | undefined {
+  const dir = cx.removedDir;
+  if (dir === undefined) return undefined;
+  const named = [cx.error, cx.details ?? '', ...cx.steps.map((s) => s.error ?? '')].some((text) =>
+    text.includes(dir),
+  );
+  if (!named) return undefined;
+  const kept = cx.artifact === undefined ? '' : '; the artifact keeps the histories';
+  return `note: ${dir}, named above, was the runs' temp directory and was removed when the check ended${kept}`;
+}
+
 /** The human report of a summary: quiet on success, the whole story on failure. */
 export function formatSummary(summary: StressSummary): string {
+  if (summary.signal !== undefined) return formatInterrupted(summary);
+  return formatFinished(summary);
+}
+
+/** After Ctrl-C: how far the check got, what it reached, and how to run it again or go on. */
+function formatInterrupted(summary: StressSummary): string {
+  const seconds = (summary.elapsedMs / 1000).toFixed(1);
+  const done = (summary.skippedRuns ?? 0) + summary.runs;
+  const of = summary.requestedRuns === undefined ? '' : ` of ${summary.requestedRuns}`;
+  const skipped = summary.skippedRuns === undefined ? '' : ` (runs 1 to ${summary.skippedRuns} skipped)`;
+  const where = `${summary.strategy}: interrupted by ${summary.signal}`;
+  const lines: string[] = [];
+  const cx = summary.counterexample;
+  if (summary.status === 'failed' && cx !== undefined) {
+    lines.push(
+      `embecode-stress: ${where} while shrinking a failure found after ${plural(done, 'run')}${of}${skipped} (seed ${summary.seed}, ${seconds} s)`,
+      `smallest trace so far: ${plural(cx.steps.length, 'step')} (after ${plural(cx.shrinks, 'shrink run')})`,
+      formatSteps(cx.steps),
+      `error: ${errorLine(cx)}`,
+      `replay with: ${cx.replayCommand}`,
+    );
+  } else {
+    lines.push(
+      `embecode-stress: ${where} after ${plural(done, 'run')}${of}${skipped}; the contract held in those (seed ${summary.seed}, ${seconds} s)`,
+    );
+  }
+  if (summary.reach !== undefined) lines.push('what the runs reached:', formatReach(summary.reach));
+  if (summary.repeatCommand !== undefined) lines.push(`repeat with: ${summary.repeatCommand}`);
+  if (summary.resumeCommand !== undefined) lines.push(`resume with: ${summary.resumeCommand}`);
+  return lines.join('\n');
+}
+
+function formatFinished(summary: StressSummary): string {
   const seconds = (summary.elapsedMs / 1000).toFixed(1);
   if (summary.status === 'error')
     return `embecode-stress: ${summary.strategy}: error: ${summary.reason ?? 'unknown'}`;
@@ -143,13 +228,21 @@ export function formatSummary(summary: StressSummary): string {
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;
+  const shrinking =
+    summary.shrinkRuns === undefined || summary.shrinkRuns === 0
+      ? ''
+      : `; ${plural(summary.shrinkRuns, 'shrink run')} after that`;
   const lines = [
     summary.reproduced === undefined
-      ? `embecode-stress: ${summary.strategy}: FAILED after ${summary.runs} runs (seed ${summary.seed}, ${seconds} s)`
+      ? `embecode-stress: ${summary.strategy}: FAILED after ${plural(summary.runs, 'run')} (seed ${summary.seed}, ${seconds} s${shrinking})`
       : `embecode-stress: ${summary.strategy}: replayed counterexample FAILED (seed ${summary.seed}, ${seconds} s)`,
-    `minimal trace: ${cx.steps.length} step${cx.steps.length === 1 ? '' : 's'} (shrunk from ${cx.originalLength} in ${cx.shrinks} shrinks)`,
+    summary.reproduced === undefined
+      ? cx.shrinks === 0 && cx.originalLength === cx.steps.length
+        ? `minimal trace: ${plural(cx.steps.length, 'step')} (the failing run as it was: no shorter one failed)`
+        : `minimal trace: ${plural(cx.steps.length, 'step')} (shrunk from ${cx.originalLength} in ${plural(cx.shrinks, 'shrink')})`
+      : `trace: ${plural(cx.steps.length, 'step')}, as the replay token recorded them (a replay does not shrink)`,
     formatSteps(cx.steps),
-    `error: ${firstLine(cx.error)}`,
+    `error: ${errorLine(cx)}`,
   ];
   if (cx.details !== undefined) lines.push(cx.details);
   if (summary.reproduced !== undefined) {
@@ -158,6 +251,8 @@ export function formatSummary(summary: StressSummary): string {
       `reproduced ${times}/${of}${times < of ? ' (real processes race: not every replay fails)' : ''}`,
     );
   }
+  const removed = removedNote(cx);
+  if (removed !== undefined) lines.push(removed);
   if (cx.artifact !== undefined) lines.push(`artifact: ${cx.artifact} (open timeline.html in a browser)`);
   lines.push(`replay with: ${cx.replayCommand}`);
   return lines.join('\n');

@@ -11,14 +11,34 @@ import type { StepEvent } from './history.js';
 import { addReach, NO_REACH, type Reach, reachOf } from './reach.js';
 import { countFaults, type FaultCounts, NO_FAULTS } from './report.js';
 import { executeRun, RunFailure, SetupError } from './run.js';
-import type { FaultControl } from './world.js';
+import type { RunActor } from './timeline.js';
+import type { FaultControl, StressWorld } from './world.js';
 
 export interface DriverOptions {
   readonly readers: number;
   readonly stepDeadlineMs: number;
   readonly faults: boolean;
-  /** Called after every run (for a progress line). */
-  readonly onRun?: (runs: number, failures: FailureLog) => void;
+  /** Called after every run (for a progress line, and a run history); `run` is absent when the run could not start. */
+  readonly onRun?: (runs: number, failures: FailureLog, run?: AttemptRecord) => void;
+}
+
+/** What one run did, for a run history. */
+export interface AttemptRecord {
+  /** The commands whose preconditions held, in order. */
+  readonly commands: readonly StressCommand[];
+  readonly steps: readonly StepEvent[];
+  /** The failure's cause, when the run failed. */
+  readonly error?: unknown;
+}
+
+/** The processes of a run as it ended: the owner, each reader, the intruder, the nemesis (this process). */
+function actorsOf(world: StressWorld, faults: boolean): RunActor[] {
+  return [
+    { actor: 'owner', pid: world.owner.pid },
+    ...world.readers.map((r) => ({ actor: r.actor, pid: r.pid })),
+    ...(world.intruder === undefined ? [] : [{ actor: 'intruder', pid: world.intruder.pid }]),
+    ...(faults ? [{ actor: 'nemesis', pid: process.pid }] : []),
+  ];
 }
 
 /** The fault hooks of one run, on the pool's children. */
@@ -57,12 +77,18 @@ export class RunDriver {
     this.forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
   }
 
+  /** The temp directory every run's directory lives in (error messages name it); removed by `close`. */
+  get runsDir(): string {
+    return this.base;
+  }
+
   /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
   async attempt(commands: Iterable<StressCommand>): Promise<readonly StepEvent[]> {
     this.runs++;
     const dir = join(this.base, `run-${this.runs}`);
     mkdirSync(dir);
     const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
+    let record: AttemptRecord | undefined;
     try {
       const world = await this.runOn(files, commands).catch(async (error: unknown) => {
         // An owner that died or hangs between runs (of something the last run left running)
@@ -72,6 +98,7 @@ export class RunDriver {
         return this.runOn(files, commands);
       });
       this.count(world.history.steps);
+      record = { commands: commandsThatRan(commands), steps: world.history.steps };
       return world.history.steps;
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
@@ -79,13 +106,22 @@ export class RunDriver {
       this.count(steps);
       const hung = steps.some((s) => s.errorKind === 'hang');
       const pending = hung ? `what each process was doing: ${this.pool.pendingWork()}` : undefined;
-      this.failures.record(steps, this.pool.stderr(), error.cause, pending, commandsThatRan(commands));
+      const ran = commandsThatRan(commands);
+      record = { commands: ran, steps, error: error.cause };
+      this.failures.record(
+        steps,
+        this.pool.stderr(),
+        error.cause,
+        pending,
+        ran,
+        actorsOf(error.world, this.options.faults),
+      );
       // A step that hung may still be running: end every child so nothing goes on in the background.
       if (hung) await this.pool.killAll();
       throw error;
     } finally {
       rmSync(dir, { recursive: true, force: true });
-      this.options.onRun?.(this.runs, this.failures);
+      this.options.onRun?.(this.runs, this.failures, record);
     }
   }
 

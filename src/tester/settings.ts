@@ -16,6 +16,8 @@ export interface StressSettings {
   readonly readers?: number;
   /** Longest one step may take before the run fails as a hang (default 20 s). */
   readonly stepDeadlineS?: number;
+  /** Start at this run of the seed (from 1): the runs before it are skipped, `runs` stays the total. */
+  readonly fromRun?: number;
   /** Replay only: the exact commands to run (serialized), instead of generating any. */
   readonly commands?: readonly unknown[];
   /** Replay only: fast-check's path to the counterexample. */

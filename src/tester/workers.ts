@@ -139,7 +139,11 @@ export function mergeSummaries(
 ): StressSummary {
   const done = summaries.filter((s): s is StressSummary => s !== undefined);
   const runs = done.reduce((n, s) => n + s.runs, 0);
-  const failed = done.find((s) => s.status === 'failed');
+  // A worker stopped mid-shrink (SIGTERM after another one failed) reports its failure too; the
+  // finished one, with its artifact and its shrunk trace, is the one to show.
+  const failed =
+    done.find((s) => s.status === 'failed' && s.signal === undefined) ??
+    done.find((s) => s.status === 'failed');
   const errored = done.find((s) => s.status === 'error');
   const base = { strategy: settings.strategy, runs, seed: settings.seed, elapsedMs };
   if (failed?.counterexample !== undefined) {

@@ -137,10 +137,83 @@ describe('formatSummary', () => {
     expect(lines[0]).toBe('embecode-stress: readonly-direct: FAILED after 3 runs (seed 42, 1.2 s)');
     expect(lines[1]).toBe('minimal trace: 2 steps (shrunk from 9 in 14 shrinks)');
     expect(text).toContain(formatSteps(STEPS));
-    expect(text).toContain(`error: lock conflict: reader.open failed: ${LOCK}\n`);
     expect(text).not.toContain('second line');
     expect(text).not.toContain('stack line');
     expect(lines.at(-1)).toBe('replay with: npx embecode-stress replay es1.abc');
+  });
+
+  it("prints the failing step's error once: the error line points at the step above", () => {
+    const text = formatSummary({ ...BASE, status: 'failed', runs: 3, counterexample: COUNTEREXAMPLE });
+    expect(text.split(LOCK)).toHaveLength(2);
+    expect(text).toContain('error: lock conflict: reader.open failed: see step 2 above\n');
+    // An error that no step carries is printed whole.
+    const own = { ...COUNTEREXAMPLE, error: 'results differ: bm25 top-10 lists differ' };
+    expect(formatSummary({ ...BASE, status: 'failed', counterexample: own })).toContain(
+      'error: results differ: bm25 top-10 lists differ\n',
+    );
+  });
+
+  it('counts generated runs in "FAILED after", and shrink runs apart', () => {
+    const text = formatSummary({
+      ...BASE,
+      status: 'failed',
+      runs: 4,
+      shrinkRuns: 20,
+      counterexample: COUNTEREXAMPLE,
+    });
+    expect(text.split('\n')[0]).toBe(
+      'embecode-stress: readonly-direct: FAILED after 4 runs (seed 42, 1.2 s; 20 shrink runs after that)',
+    );
+    const first = formatSummary({
+      ...BASE,
+      status: 'failed',
+      runs: 1,
+      shrinkRuns: 1,
+      counterexample: COUNTEREXAMPLE,
+    });
+    expect(first.split('\n')[0]).toBe(
+      'embecode-stress: readonly-direct: FAILED after 1 run (seed 42, 1.2 s; 1 shrink run after that)',
+    );
+  });
+
+  it('says a temp directory named in the messages was removed, and only when they name it', () => {
+    const dir = '/tmp/embecode-stress-readonly-direct-Bg4JKJ';
+    const lock = LOCK.replace('/tmp/x', `${dir}/run-21`);
+    const named: Counterexample = {
+      ...COUNTEREXAMPLE,
+      steps: [STEPS[0] as ReportStep, { ...(STEPS[1] as ReportStep), error: lock }],
+      error: `lock conflict: reader.open failed: ${lock}`,
+      removedDir: dir,
+      artifact: '/work/.stress/x',
+    };
+    const text = formatSummary({ ...BASE, status: 'failed', counterexample: named });
+    expect(text).toContain(
+      `note: ${dir}, named above, was the runs' temp directory and was removed when the check ended; the artifact keeps the histories\n`,
+    );
+    const unnamed = { ...COUNTEREXAMPLE, removedDir: dir };
+    expect(formatSummary({ ...BASE, status: 'failed', counterexample: unnamed })).not.toContain('note:');
+  });
+
+  it('says on a replay that the trace is the recorded one, not "shrunk from N in 0 shrinks"', () => {
+    const text = formatSummary({
+      ...BASE,
+      status: 'failed',
+      runs: 5,
+      reproduced: { times: 5, of: 5 },
+      counterexample: { ...COUNTEREXAMPLE, shrinks: 0, originalLength: 2 },
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe(
+      'embecode-stress: readonly-direct: replayed counterexample FAILED (seed 42, 1.2 s)',
+    );
+    expect(lines[1]).toBe('trace: 2 steps, as the replay token recorded them (a replay does not shrink)');
+    expect(text).not.toContain('shrunk');
+    expect(text).toContain('reproduced 5/5\n');
+    // A run whose first failure could not be shortened does not claim "shrunk from 1 in 0 shrinks" either.
+    const unshrunk = { ...COUNTEREXAMPLE, steps: STEPS.slice(0, 1), shrinks: 0, originalLength: 1 };
+    expect(formatSummary({ ...BASE, status: 'failed', counterexample: unshrunk }).split('\n')[1]).toBe(
+      'minimal trace: 1 step (the failing run as it was: no shorter one failed)',
+    );
   });
 
   it('says "1 step", and names the kept directory when there is one', () => {

@@ -5,12 +5,14 @@ import { artifactsRootFromEnv, runStress } from '../../src/tester/harness.js';
 import { replayCounterexample } from '../../src/tester/replay.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import { formatSummary } from '../../src/tester/report.js';
+import { RunHistory } from '../../src/tester/run-history.js';
 import { settingsFromEnv } from '../../src/tester/settings.js';
 import { expectShrunkLockConflict } from './stress-expectations.js';
 
 /**
  * The property suite (`npm run test:property`). Knobs: STRESS_RUNS, STRESS_SEED,
- * STRESS_MAX_COMMANDS, STRESS_TIME_LIMIT_S, STRESS_ARTIFACTS; STRESS_REPLAY=TOKEN replays one
+ * STRESS_MAX_COMMANDS, STRESS_TIME_LIMIT_S, STRESS_ARTIFACTS, STRESS_HISTORY (a directory for a
+ * line per generated run); STRESS_REPLAY=TOKEN replays one
  * counterexample instead of running the suite.
  */
 
@@ -49,14 +51,22 @@ if (replay !== undefined && replay !== '') {
     );
   });
 
-  describe(`${NAIVE}: the tester finds and shrinks the lock conflict`, () => {
+  // The history of every generated run, when asked for (the nightly keeps it as an artifact).
+  const historyDir = process.env.STRESS_HISTORY;
+  const historyFor = (strategy: string, seed: number) =>
+    historyDir === undefined || historyDir === ''
+      ? undefined
+      : RunHistory.open(historyDir, strategy, seed, 'STRESS_HISTORY');
+
+  describe(`${NAIVE} (expected to fail: readers open the file directly)`, () => {
     const base = settingsFromEnv(NAIVE);
     // Five distinct seeds derived from STRESS_SEED, so nightly shards explore different ones.
-    const seeds = [0, 1, 2, 3, 4].map((i) => (base.seed + i * 7919) | 0);
-    it.each(seeds)(
-      'seed %i',
-      async (seed) => {
+    const cases = [0, 1, 2, 3, 4].map((i) => ({ i, seed: (base.seed + i * 7919) | 0, from: base.seed }));
+    it.each(cases)(
+      'the tester finds the lock conflict and shrinks it to at most 2 steps (seed $seed = STRESS_SEED $from + $i × 7919)',
+      async ({ seed }) => {
         const summary = await runStress({ ...base, seed }, { artifacts: false });
+        console.log(formatSummary(summary).split('\n')[0]);
         expectShrunkLockConflict(summary);
       },
       testTimeoutMs,
@@ -67,9 +77,17 @@ if (replay !== undefined && replay !== '') {
     it(
       `${strategy}: passes the stress property`,
       async () => {
-        // A failure is kept under STRESS_ARTIFACTS (default .stress/) and replayed first next time.
-        const summary = await runStress(settingsFromEnv(strategy));
-        expect(summary.status, formatSummary(summary)).toBe('passed');
+        const settings = settingsFromEnv(strategy);
+        const history = historyFor(strategy, settings.seed);
+        try {
+          // A failure is kept under STRESS_ARTIFACTS (default .stress/) and replayed first next time.
+          const summary = await runStress(settings, history === undefined ? {} : { history });
+          // The seed on a pass too, so any run can be repeated: the summary's first line carries it.
+          console.log(formatSummary(summary));
+          expect(summary.status, formatSummary(summary)).toBe('passed');
+        } finally {
+          history?.close();
+        }
       },
       testTimeoutMs,
     );

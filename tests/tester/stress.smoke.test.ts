@@ -7,6 +7,7 @@ import { liveChildCount, packageRoot } from '../../src/process/children.js';
 import { runStress } from '../../src/tester/harness.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import type { StressSummary } from '../../src/tester/report.js';
+import { RunHistory, type RunLine } from '../../src/tester/run-history.js';
 import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-expectations.js';
 
 /**
@@ -57,6 +58,13 @@ describe('readonly-direct smoke', () => {
       { strategy: 'readonly-direct', runs: 30, seed, maxCommands: 10 },
       { artifacts: false },
     );
+    // "FAILED after N runs" counts generated runs only; shrinking is counted apart.
+    expect(summary.runs).toBeLessThanOrEqual(30);
+    expect(summary.shrinkRuns).toBeGreaterThan(0);
+    // The temp directory the lock error names is gone, and the report says so.
+    const removed = summary.counterexample?.removedDir as string;
+    expect(summary.counterexample?.error).toContain(removed);
+    expect(existsSync(removed)).toBe(false);
     expectShrunkLockConflict(summary);
     expect(liveChildCount()).toBe(0);
   });
@@ -79,7 +87,61 @@ describe('readonly-direct smoke', () => {
   });
 });
 
+describe('run history', () => {
+  it('has a line per run; --from-run K runs exactly run K on; replay --history FILE --run K replays it', async () => {
+    const settings = { strategy: 'ipc', runs: 2, seed: 11, maxCommands: 4, readers: 1 };
+    const full = RunHistory.open(join(scratch, 'history-full'), 'ipc', 11);
+    const resumed = RunHistory.open(join(scratch, 'history-resumed'), 'ipc', 11);
+    try {
+      expect((await runStress(settings, { history: full, artifacts: false })).status).toBe('passed');
+      const resumedSummary = await runStress(
+        { ...settings, fromRun: 2 },
+        { history: resumed, artifacts: false },
+      );
+      expect(resumedSummary).toMatchObject({ status: 'passed', runs: 1 });
+    } finally {
+      full.close();
+      resumed.close();
+    }
+    const lines = (file: string) =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as RunLine);
+    const all = lines(full.file);
+    expect(all.map((l) => [l.run, l.path, l.outcome])).toEqual([
+      [1, '0', 'passed'],
+      [2, '1', 'passed'],
+    ]);
+    const [again] = lines(resumed.file);
+    expect(again?.run).toBe(2);
+    expect(again?.commands).toEqual(all[1]?.commands);
+    const replay = await stressCli(
+      ['replay', '--history', full.file, '--run', '2', '--times', '1', '--json'],
+      mkdtempSync(join(scratch, 'history-replay-')),
+    );
+    expect(replay.exitCode, replay.stderr).toBe(0);
+    expect((JSON.parse(replay.stdout) as StressSummary).reach?.steps).toEqual(all[1]?.reach.steps);
+  });
+});
+
 describe('embecode-stress CLI', () => {
+  it('run --help shows the default of every option', async () => {
+    const help = await stressCli(['run', '--help'], scratch);
+    expect(help.exitCode).toBe(0);
+    // One entry per option: its first line and the wrapped lines after it.
+    const entries = help.stdout
+      .split('\n')
+      .reduce<string[]>((all, line) => {
+        if (/^ {2}-/.test(line)) all.push(line.trim());
+        else if (all.length > 0 && /^ {3,}\S/.test(line)) all[all.length - 1] += ` ${line.trim()}`;
+        return all;
+      }, [])
+      .filter((entry) => !entry.startsWith('--strategy') && !entry.startsWith('-h, --help'));
+    expect(entries.length).toBeGreaterThanOrEqual(13);
+    for (const entry of entries) expect(entry).toMatch(/default[: ]/);
+  });
+
   it('exits 1 with a JSON counterexample whose replay command prints the same steps', async () => {
     const tmp = mkdtempSync(join(scratch, 'cli-'));
     const run = await stressCli(
@@ -95,6 +157,7 @@ describe('embecode-stress CLI', () => {
       'reach',
       'runs',
       'seed',
+      'shrinkRuns',
       'status',
       'strategy',
     ]);
@@ -123,7 +186,7 @@ describe('embecode-stress CLI', () => {
     const byDir = await stressCli(['replay', artifact, '--times', '2'], tmp);
     expect(byDir.exitCode).toBe(1);
     expect(byDir.stderr).toContain('reproduced 2/2');
-    expect(byDir.stderr).toMatch(/1\. reader-1\.open\(\)/);
+    expect(byDir.stderr).toMatch(/ \d\. reader-1\.open\(\) +ERROR/);
     rmSync(artifact, { recursive: true, force: true });
   });
 
@@ -165,6 +228,11 @@ describe('embecode-stress CLI', () => {
     [['run', '--strategy', 'ipc', '--step-deadline', '-1'], /--step-deadline must be a positive number/],
     [['run', '--strategy', 'ipc', '--step-deadline', 'soon'], /--step-deadline must be a positive number/],
     [['run', '--strategy', 'ipc', '--step-deadline', ''], /--step-deadline must be a positive number/],
+    // Checked before any run starts (the run history of a nightly must not fail at its end).
+    [
+      ['run', '--strategy', 'ipc', '--runs', '5', '--history', '/proc/embecode-history'],
+      /^embecode-stress: --history \/proc\/embecode-history: cannot write a run history there \(not writable\); name a writable directory$/,
+    ],
     [['replay', '.'], /not a complete failure artifact|is not a replay token/],
   ])('exits 2 with one line for bad input %j', async (args, message) => {
     const tmp = mkdtempSync(join(scratch, 'bad-'));
@@ -176,34 +244,62 @@ describe('embecode-stress CLI', () => {
   });
 
   it.each([[[]], [['--workers', '2']]])(
-    'leaves no process and no temp dir after Ctrl-C (extra args %j)',
+    'Ctrl-C after the first run prints the summary so far, the seed and a repeat command, and leaves no process and no temp dir (extra args %j)',
     async (extra) => {
       const tmp = mkdtempSync(join(scratch, 'sigint-'));
       const artifacts = mkdtempSync(join(scratch, 'sigint-artifacts-'));
+      const history = mkdtempSync(join(scratch, 'sigint-history-'));
+      const workers = extra.length > 0;
       // ipc holds its contract, so the run is still going when the interrupt comes.
       const child = execa(
         process.execPath,
-        [cli, 'run', '--strategy', 'ipc', '--runs', '100000', '--seed', '3', ...extra],
+        [cli, 'run', '--strategy', 'ipc', '--runs', '100000', '--seed', '3', '--history', history, ...extra],
         { reject: false, env: { TMPDIR: tmp, STRESS_ARTIFACTS: artifacts } },
       );
-      // Interrupt once an owner child exists somewhere below the CLI: the run is in full swing.
-      const deadline = Date.now() + 15_000;
-      let tree: number[] = [];
-      while (Date.now() < deadline && !(await hasOwner(tree))) {
-        tree = await descendants(child.pid as number);
-        await new Promise((r) => setTimeout(r, 20));
+      // The history gets a line as each run ends: interrupt once the first run is done.
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline && historyLines(history) === 0 && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 50));
       }
+      expect(historyLines(history), 'a first run completed within 90 s').toBeGreaterThan(0);
+      const tree = await descendants(child.pid as number);
       expect(await hasOwner(tree)).toBe(true);
       child.kill('SIGINT');
       const result = await child;
-      expect(result.signal === 'SIGINT' || result.exitCode !== 0).toBe(true);
-      // Signals are delivered asynchronously, and workers clean up after their parent is gone.
-      for (const pid of tree) expect(await diesWithin(pid, 5000)).toBe(true);
+      // The process ends by the signal itself, as Ctrl-C's default does (a shell shows 130).
+      expect(result.signal ?? String(result.exitCode)).toBe('SIGINT');
+      const [first] = result.stderr.split('\n').filter((line) => line.startsWith('embecode-stress: '));
+      expect(first).toMatch(
+        /^embecode-stress: ipc: interrupted by SIGINT after \d+ runs? of 100000; the contract held in those \(seed 3, [\d.]+ s\)$/,
+      );
+      const done = Number(/after (\d+) run/.exec(first ?? '')?.[1]);
+      expect(done).toBeGreaterThanOrEqual(1);
+      expect(result.stderr).toContain('what the runs reached:');
+      const lines = result.stderr.split('\n');
+      const repeat = `npx embecode-stress run --strategy ipc --seed 3 --runs 100000 --max-commands 12${workers ? ' --workers 2' : ''}`;
+      expect(lines).toContain(`repeat with: ${repeat}`);
+      if (workers) expect(result.stderr).not.toContain('resume with:');
+      else expect(lines).toContain(`resume with: ${repeat} --from-run ${done + 1}`);
+      // Signals are delivered asynchronously, and workers clean up after their parent is gone:
+      // no stress-owner, stress-reader, intruder or worker outlives the CLI.
+      for (const pid of tree) expect(await diesWithin(pid, 5000), `process ${pid} ended`).toBe(true);
       expect(await emptiesWithin(tmp, 5000)).toBe(true);
       expect(readdirSync(artifacts)).toEqual([]);
     },
   );
 });
+
+/** Lines in all history files under `dir` (one per finished run). */
+function historyLines(dir: string): number {
+  return readdirSync(dir)
+    .map(
+      (name) =>
+        readFileSync(join(dir, name), 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '').length,
+    )
+    .reduce((a, b) => a + b, 0);
+}
 
 /** Every process below `parent`, children first. */
 async function descendants(parent: number): Promise<number[]> {
