@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import {
   type Candidate,
@@ -31,7 +32,6 @@ const INTERVAL_MS = 50;
 const SETTLE_MS = 10 * INTERVAL_MS;
 
 const isOwner = (line: CandidateLine) => line.role === 'owner';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Exactly one line says owner, and (where the kernel's table is readable) it is the only holder. */
 async function exactlyOneOwner(dir: string, lines: readonly CandidateLine[]): Promise<boolean> {

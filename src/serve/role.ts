@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { currentOwner, isAlive } from '../election/election.js';
 import { EmbecodeError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
@@ -57,7 +58,6 @@ export interface RouteOptions {
 }
 
 const DEFAULT_WAIT_MS = 10_000;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs a one-shot read through the project's owner when one is alive (its lock would refuse a

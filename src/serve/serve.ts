@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentOwner,
   isAlive,
@@ -127,7 +128,6 @@ class IndexAborted extends Error {}
 
 /** Epoch ms with sub-ms precision, as the election candidates stamp their lines. */
 const nowMs = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ServeProcess {
   private currentRole: ServeRole = 'starting';

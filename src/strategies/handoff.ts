@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
 import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
@@ -161,10 +162,6 @@ export function readOwnerStats(workDir: string): Map<number, SideStats> {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
 
 /** Exponential backoff with "equal jitter": a delay drawn from [d/2, d], d = base * 2^attempt (capped). */
 export function backoffDelay(limits: HandoffLimits, attempt: number): number {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import {
   type Candidate,
@@ -37,8 +38,6 @@ const INTERVAL_MS = 50;
 const TAKEOVER_BOUND_MS = 5000;
 /** After a takeover, how long the others are watched for a second (wrong) takeover: many polls. */
 const SETTLE_MS = 10 * INTERVAL_MS;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function stateDir(): Promise<string> {
   return join(await makeTempDir('embecode-election-'), 'state');

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/election/election.js';
@@ -170,7 +171,7 @@ async function waitStderr(serve: ServeChild, text: string, timeoutMs = 5_000): P
   while (!serve.stderr.includes(text)) {
     if (performance.now() > deadline)
       throw new Error(`serve ${serve.pid}: no '${text}' on stderr: ${serve.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ServeEvent, ServeProcess } from '../../src/serve/serve.js';
 import { ipcTransport } from '../../src/serve/transport.js';
 import { makeDemoProject } from './demo-project.js';
@@ -43,7 +44,7 @@ export async function catchUps(events: readonly ServeEvent[], count: number, ms:
   while (seen() < count) {
     if (performance.now() > deadline)
       throw new Error(`serve caught up ${seen()} times, not ${count}, within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
 }
 

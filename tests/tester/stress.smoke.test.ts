@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveChildCount, packageRoot } from '../../src/process/children.js';
@@ -191,7 +192,7 @@ describe('embecode-stress CLI', () => {
       let tree: number[] = [];
       while (Date.now() < deadline && !(await hasOwner(tree))) {
         tree = await descendants(child.pid as number);
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
       expect(await hasOwner(tree)).toBe(true);
       child.kill('SIGINT');
@@ -230,7 +231,7 @@ async function emptiesWithin(dir: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (readdirSync(dir).length > 0) {
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return true;
 }
@@ -239,7 +240,7 @@ async function diesWithin(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (isAlive(pid)) {
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   return true;
 }
