@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { currentOwner, isAlive } from '../election/election.js';
+import { currentOwner } from '../election/election.js';
 import { EmbecodeError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { IpcClient } from '../ipc/client.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import { checkPrivateDir } from '../ipc/socket-dir.js';
+import { pidAlive } from '../process/pid-alive.js';
 import { ownerSocketPath, pidOfServeSocket, projectStateDir, serveSocketDir } from './paths.js';
 
 /**
@@ -127,7 +128,7 @@ export async function listServeProcesses(dbPath: string, timeoutMs = 2_000): Pro
   if (checkPrivateDir(dir) === 'missing') return [];
   const pids = (await readdir(dir))
     .map((name) => pidOfServeSocket(name))
-    .filter((pid): pid is number => pid !== undefined && isAlive(pid))
+    .filter((pid): pid is number => pid !== undefined && pidAlive(pid))
     .sort((a, b) => a - b);
   const views = await Promise.all(
     pids.map(async (pid): Promise<ServeProcessView | undefined> => {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentOwner,
-  isAlive,
   type OwnerLease,
   type TakeoverWatch,
   tryBecomeOwner,
@@ -23,6 +22,7 @@ import type { IndexStats, SearchResult } from '../index/types.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import type { IpcStatus, SearchParams } from '../ipc/messages.js';
 import { IpcServer } from '../ipc/server.js';
+import { pidAlive } from '../process/pid-alive.js';
 import {
   ownerSocketPath,
   pidOfServeSocket,
@@ -511,7 +511,7 @@ export class ServeProcess {
     try {
       for (const name of await readdir(dir)) {
         const pid = pidOfServeSocket(name);
-        if (pid !== undefined && pid !== process.pid && !isAlive(pid))
+        if (pid !== undefined && pid !== process.pid && !pidAlive(pid))
           await rm(join(dir, name), { force: true });
       }
     } catch {

@@ -15,6 +15,7 @@ import { Database } from '../index/database.js';
 import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
+import { pidAlive } from '../process/pid-alive.js';
 import type { OwnerSide, ReaderSide, Strategy, StrategyContext } from './strategy.js';
 
 /**
@@ -167,16 +168,6 @@ export function readOwnerStats(workDir: string): Map<number, SideStats> {
 export function backoffDelay(limits: HandoffLimits, attempt: number): number {
   const ceiling = Math.min(limits.backoffCapMs, limits.backoffBaseMs * 2 ** Math.min(attempt, 30));
   return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The DuckDB lock conflict inside `error` (ours wrap DuckDB's as `cause`), or undefined. */

@@ -11,10 +11,11 @@ import {
   startCandidate,
   stopAllCandidates,
 } from '../../src/election/candidates.js';
-import { currentOwner, isAlive, LOCK_FILE, RECORD_FILE } from '../../src/election/election.js';
+import { currentOwner, LOCK_FILE, RECORD_FILE } from '../../src/election/election.js';
 import { newOwnerRecord, writeOwnerRecord } from '../../src/election/owner-record.js';
 import { procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { liveChildCount } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -28,7 +29,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  const alive = candidatePids().filter(isAlive);
+  const alive = candidatePids().filter(pidAlive);
   expect(alive, 'candidate processes outlived their tests').toEqual([]);
   expect(liveChildCount()).toBe(0);
   expect(liveTempDirCount()).toBe(0);
@@ -226,7 +227,7 @@ describe('(d) a stale owner record fools nobody', () => {
     const dir = await stateDir();
     await mkdir(dir, { mode: 0o700 });
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
-    expect(isAlive(dead)).toBe(false);
+    expect(pidAlive(dead)).toBe(false);
     await writeOwnerRecord(join(dir, RECORD_FILE), { ...newOwnerRecord(), pid: dead });
     const before = await currentOwner(dir);
     expect(before).toMatchObject({ pid: undefined, record: { state: 'stale', record: { pid: dead } } });

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/election/election.js';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { packageRoot } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -57,21 +58,12 @@ afterEach(async () => {
   await Promise.all(intruders.map((intruder) => intruder.kill('SIGKILL').catch(() => undefined)));
   intruders.length = 0;
   await removeTempDirs();
-  expect(pids.filter(isAlive)).toEqual([]);
+  expect(pids.filter(pidAlive)).toEqual([]);
 });
 
 afterAll(() => {
-  expect(pids.filter(isAlive)).toEqual([]);
+  expect(pids.filter(pidAlive)).toEqual([]);
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function startServe(dir: string, args: readonly string[]): ServeChild {
   const child = execa(process.execPath, [CLI, 'serve', dir, '--json', ...args], {

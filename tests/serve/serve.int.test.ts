@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { IpcClient } from '../../src/ipc/client.js';
 import { packageRoot } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
@@ -34,21 +35,12 @@ afterEach(async () => {
   await Promise.all(started.map((child) => child.exited));
   started.length = 0;
   await removeTempDirs();
-  expect(startedPids.filter(isAlive)).toEqual([]);
+  expect(startedPids.filter(pidAlive)).toEqual([]);
 });
 
 afterAll(() => {
-  expect(startedPids.filter(isAlive)).toEqual([]);
+  expect(startedPids.filter(pidAlive)).toEqual([]);
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 interface ServeEvent {
   readonly event: string;

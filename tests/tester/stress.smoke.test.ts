@@ -238,7 +238,7 @@ async function emptiesWithin(dir: string, ms: number): Promise<boolean> {
 
 async function diesWithin(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (isAlive(pid)) {
+  while (runningNotZombie(pid)) {
     if (Date.now() > deadline) return false;
     await sleep(10);
   }
@@ -246,7 +246,7 @@ async function diesWithin(pid: number, ms: number): Promise<boolean> {
 }
 
 /** Running, not a zombie: a killed child whose parent died waits for init to reap it. */
-function isAlive(pid: number): boolean {
+function runningNotZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) Z/.test(stat);
