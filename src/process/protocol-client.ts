@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { EmbecodeError } from '../errors.js';
 import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply } from '../owner/protocol.js';
-import { spawnHelper, stopChild } from './children.js';
+import { closeStdinThenKill, spawnHelper, stopChild } from './children.js';
 
 const STDERR_KEEP = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -137,13 +137,11 @@ export class ProtocolClient {
 
   /** Asks the child to close its index and exit; kills it if it does not within `graceMs`. */
   async stop(graceMs = 3000): Promise<void> {
-    if (!this.exited) (this.child.stdin as Writable).end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    try {
-      await this.child.catch(() => undefined);
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeStdinThenKill(
+      this.child,
+      this.child.catch(() => undefined),
+      graceMs,
+    );
   }
 
   /** Kills the child at once (a fault, or cleanup after a failure). */

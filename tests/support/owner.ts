@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
-import { liveChildCount, spawnHelper, stopChild } from '../../src/process/children.js';
+import { closeStdinThenKill, liveChildCount, spawnHelper, stopChild } from '../../src/process/children.js';
 import { pidAlive } from '../../src/process/pid-alive.js';
 
 /**
@@ -80,14 +80,8 @@ export async function startOwner(
     child,
     exited,
     stderr: () => stderr,
-    async stop(graceMs = 5000) {
-      stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+    stop(graceMs = 5000) {
+      return closeStdinThenKill(child, exited, graceMs);
     },
     async kill(signal = 'SIGKILL') {
       child.kill(signal);
