@@ -9,7 +9,7 @@ import {
   nowMs,
   startCandidate,
   stopAllCandidates,
-} from '../src/election/candidates.js';
+} from './support/election-candidates.js';
 import { LOCK_FILE } from '../src/election/election.js';
 import { procWriteLockHolders } from '../src/election/proc-locks.js';
 import { percentile } from './stats.js';

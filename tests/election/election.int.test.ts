@@ -10,7 +10,7 @@ import {
   nowMs,
   startCandidate,
   stopAllCandidates,
-} from '../../src/election/candidates.js';
+} from '../../bench/support/election-candidates.js';
 import { currentOwner, LOCK_FILE, RECORD_FILE } from '../../src/election/election.js';
 import { newOwnerRecord, writeOwnerRecord } from '../../src/election/owner-record.js';
 import { procWriteLockHolders } from '../../src/election/proc-locks.js';

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
-import { closeStdinThenKill, spawnHelper, stopChild } from '../process/children.js';
+import { closeStdinThenKill, spawnHelper, stopChild } from '../../src/process/children.js';
 
 /**
  * Parent-side handles on `dist/helpers/election-candidate.js` processes, shared by the election
