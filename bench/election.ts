@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { LOCK_FILE } from '../src/election/election.js';
+import { procWriteLockHolders } from '../src/election/proc-locks.js';
+import { percentile } from './stats.js';
 import {
   type Candidate,
   type CandidateLine,
@@ -10,9 +13,6 @@ import {
   startCandidate,
   stopAllCandidates,
 } from './support/election-candidates.js';
-import { LOCK_FILE } from '../src/election/election.js';
-import { procWriteLockHolders } from '../src/election/proc-locks.js';
-import { percentile } from './stats.js';
 
 /**
  * Owner election under fire, with real processes on real lock files (dist/helpers/election-candidate.js):

@@ -2,8 +2,9 @@
  * A reader process the stress tester drives when faults are on (so it can be SIGKILLed):
  * `node dist/helpers/stress-reader.js --strategy NAME`, JSON lines on stdin/stdout.
  */
-import { runProtocolChild } from '../src/process/line-server.js';
-import { READER_OPS, ReaderService } from '../src/tester/remote-reader.js';
+
+import { READER_OPS, ReaderService } from '../src/child-protocol/reader.js';
+import { runProtocolChild } from '../src/child-protocol/server.js';
 
 runProtocolChild(
   'stress-reader',

@@ -13,11 +13,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { OwnerClient } from '../../src/child-protocol/owner-client.js';
 import { procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { OwnerClient } from '../../src/owner/owner-client.js';
 import { liveChildCount } from '../../src/process/children.js';
 import {
   CURRENT_FILE,

@@ -1,6 +1,6 @@
+import { ProtocolClient } from '../../child-protocol/client.js';
+import type { OWNER_PROTOCOL_VERSION } from '../../child-protocol/messages.js';
 import { EmbecodeError } from '../../errors.js';
-import type { OWNER_PROTOCOL_VERSION } from '../../owner/protocol.js';
-import { ProtocolClient } from '../../process/protocol-client.js';
 import {
   INTRUDER_HELLO,
   INTRUDER_PROTOCOL_VERSION,

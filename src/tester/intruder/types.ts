@@ -1,5 +1,5 @@
 /**
- * The intruder's side of the JSON-lines protocol (src/owner/protocol.ts). Kept free of runtime
+ * The intruder's side of the JSON-lines protocol (src/child-protocol/messages.ts). Kept free of runtime
  * imports from the rest of embecode: helpers/stress-intruder.ts stands for a program that is not
  * embecode, so nothing of embecode's may run inside it, only these shapes.
  */

@@ -1,15 +1,10 @@
 import { createInterface } from 'node:readline';
 import { messageOf } from '../index/duckdb-errors.js';
 import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
-import { decodeRequest, salvageId } from '../owner/line-codec.js';
-import {
-  OWNER_PROTOCOL_VERSION,
-  type OwnerHello,
-  type OwnerReply,
-  type OwnerRequest,
-} from '../owner/protocol.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
+import { decodeRequest, salvageId } from './codec.js';
+import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply, type OwnerRequest } from './messages.js';
 
 function send(message: OwnerReply | OwnerHello): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);

@@ -1,5 +1,5 @@
 import { EmbecodeError } from '../errors.js';
-import { OWNER_OPS, type OwnerRequest } from './protocol.js';
+import { OWNER_OPS, type OwnerRequest } from './messages.js';
 
 /** The owner child's operations; other protocol children pass their own set. */
 export const OWNER_OP_SET: ReadonlySet<string> = new Set(OWNER_OPS);

@@ -2,14 +2,14 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { EmbecodeError } from '../errors.js';
-import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply } from '../owner/protocol.js';
-import { closeStdinThenKill, spawnHelper, stopChild } from './children.js';
+import { closeStdinThenKill, spawnHelper, stopChild } from '../process/children.js';
+import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply } from './messages.js';
 
 const STDERR_KEEP = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * Drives one real child process over the JSON-lines protocol of src/owner/protocol.ts (the
+ * Drives one real child process over the JSON-lines protocol of src/child-protocol/messages.ts (the
  * tester's owner and reader children both speak it). Replies are matched to requests by id; the
  * child's stderr is kept (the last 64 KiB) for failure traces.
  */

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeRequest, salvageId } from '../../src/child-protocol/codec.js';
+import { OWNER_OPS } from '../../src/child-protocol/messages.js';
 import { EmbecodeError } from '../../src/errors.js';
-import { decodeRequest, salvageId } from '../../src/owner/line-codec.js';
-import { OWNER_OPS } from '../../src/owner/protocol.js';
 
 const OPS = OWNER_OPS;
 

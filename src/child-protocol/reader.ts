@@ -1,9 +1,9 @@
 import { EmbecodeError, RemoteError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
-import { answer, type OwnerReply, type OwnerRequest } from '../owner/protocol.js';
-import type { ProtocolClient } from '../process/protocol-client.js';
 import type { ReaderSide, Strategy } from '../strategies/strategy.js';
+import type { ProtocolClient } from './client.js';
+import { answer, type OwnerReply, type OwnerRequest } from './messages.js';
 
 /**
  * A reader in a process of its own (helpers/stress-reader.js), so that faults can SIGKILL it,

@@ -2,7 +2,7 @@ import { EmbecodeError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import { prepareFile } from '../index/prepare.js';
 import type { OwnerSide, Strategy } from '../strategies/strategy.js';
-import { answer, type OwnerReply, type OwnerRequest, type OwnerStatus, type WriteArgs } from './protocol.js';
+import { answer, type OwnerReply, type OwnerRequest, type OwnerStatus, type WriteArgs } from './messages.js';
 
 /**
  * What the owner does for each protocol request, independent of how requests arrive. The owner
