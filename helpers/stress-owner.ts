@@ -3,13 +3,11 @@
  * Speaks the JSON-lines protocol of src/child-protocol/messages.ts on stdin/stdout. Exits 0 when stdin
  * closes or on `shutdown`, after closing the index (and its lock).
  */
-import { OWNER_OP_SET } from '../src/child-protocol/codec.js';
 import { OwnerService } from '../src/child-protocol/owner-service.js';
 import { runProtocolChild } from '../src/child-protocol/server.js';
 
 runProtocolChild(
   'stress-owner',
   'embecode-owner',
-  OWNER_OP_SET,
   (strategy, embedder) => new OwnerService(strategy, embedder),
 );

@@ -3,13 +3,12 @@
  * `node dist/helpers/stress-reader.js --strategy NAME`, JSON lines on stdin/stdout.
  */
 
-import { READER_OPS, ReaderService } from '../src/child-protocol/reader.js';
+import { ReaderService } from '../src/child-protocol/reader.js';
 import { runProtocolChild } from '../src/child-protocol/server.js';
 
 runProtocolChild(
   'stress-reader',
   'embecode-reader',
-  READER_OPS,
   (strategy, embedder) => new ReaderService(strategy, embedder),
   // Searches of one batch run at once in the same reader process, as in a real reader.
   true,

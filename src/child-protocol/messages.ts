@@ -1,38 +1,20 @@
 import { errorKindOf, rootMessage } from '../errors.js';
 
 /**
- * The owner child's command protocol: one JSON object per line on stdin (requests) and stdout
- * (replies). stdout carries nothing else; the child's diagnostics go to stderr, which the parent
- * keeps for the trace.
+ * The tester children's command protocol (the owner and reader children speak it; the intruder
+ * mimics it): one JSON object per line on stdin (requests) and stdout (replies). stdout carries
+ * nothing else; the child's diagnostics go to stderr, which the parent keeps for the trace.
  */
 
-export const OWNER_PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 1;
 
-/**
- * The owner child's operations. `open` opens (or re-opens) the index at `args.db` as owner, closing
- * any index open before; `release` closes every connection and the instance, so the OS lock is
- * free when the reply arrives; `acquire` re-opens the last index after a release.
- */
-export const OWNER_OPS = [
-  'open',
-  'write',
-  'delete',
-  'checkpoint',
-  'release',
-  'acquire',
-  'status',
-  'shutdown',
-] as const;
-
-export type OwnerOp = (typeof OWNER_OPS)[number];
-
-export interface OwnerRequest {
+export interface Request {
   readonly id: number;
-  readonly op: OwnerOp;
+  readonly op: string;
   readonly args?: Record<string, unknown>;
 }
 
-export type OwnerReply =
+export type Reply =
   | { readonly id: number; readonly ok: true; readonly result?: unknown; readonly ms: number }
   | {
       readonly id: number;
@@ -44,7 +26,7 @@ export type OwnerReply =
     };
 
 /** First line a protocol child prints once it can take requests. */
-export interface OwnerHello {
+export interface Hello {
   /** Which child this is: `embecode-owner` or `embecode-reader`. */
   readonly hello: string;
   readonly protocol: number;
@@ -52,24 +34,11 @@ export interface OwnerHello {
   readonly strategy: string;
 }
 
-export interface WriteArgs {
-  readonly path: string;
-  readonly content: string;
-}
-
-export interface OwnerStatus {
-  readonly pid: number;
-  readonly holding: boolean;
-  readonly db: string | null;
-  readonly files: number;
-  readonly chunks: number;
-}
-
 /**
  * Runs the work for one request and turns its outcome into a reply; never throws. A failure
  * carries its kind and, where EmbecodeError wraps DuckDB, DuckDB's own words.
  */
-export async function answer(request: OwnerRequest, work: () => Promise<unknown>): Promise<OwnerReply> {
+export async function answer(request: Request, work: () => Promise<unknown>): Promise<Reply> {
   const started = performance.now();
   try {
     const result = await work();

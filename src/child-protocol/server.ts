@@ -4,9 +4,10 @@ import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
 import { decodeRequest, salvageId } from './codec.js';
-import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply, type OwnerRequest } from './messages.js';
+import { type OpTable, opsOf } from './dispatch.js';
+import { type Hello, PROTOCOL_VERSION, type Reply, type Request } from './messages.js';
 
-function send(message: OwnerReply | OwnerHello): void {
+function send(message: Reply | Hello): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
@@ -19,9 +20,9 @@ function send(message: OwnerReply | OwnerHello): void {
  * `shutdown`, once every request has been answered.
  */
 export async function serveLines(
-  hello: OwnerHello,
+  hello: Hello,
   ops: ReadonlySet<string>,
-  handle: (request: OwnerRequest) => Promise<OwnerReply>,
+  handle: (request: Request) => Promise<Reply>,
   concurrent = false,
 ): Promise<void> {
   const inFlight = new Set<Promise<void>>();
@@ -29,7 +30,7 @@ export async function serveLines(
   send(hello);
   for await (const line of lines) {
     if (line.trim() === '') continue;
-    let request: OwnerRequest;
+    let request: Request;
     try {
       request = decodeRequest(line, ops);
     } catch (error) {
@@ -68,9 +69,10 @@ export function strategyArg(argv: readonly string[], helper: string): string {
   return name;
 }
 
-/** What a protocol child serves: one handler per request, one clean-up at the end. */
+/** What a protocol child serves: its op table, one handler per request, one clean-up at the end. */
 export interface LineService {
-  handle(request: OwnerRequest): Promise<OwnerReply>;
+  readonly ops: OpTable;
+  handle(request: Request): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -81,7 +83,6 @@ export interface LineService {
 export function runProtocolChild(
   name: string,
   hello: string,
-  ops: ReadonlySet<string>,
   createService: (strategy: Strategy, embedder: Embedder) => LineService,
   concurrent = false,
 ): void {
@@ -90,8 +91,8 @@ export function runProtocolChild(
     const service = createService(strategy, createDefaultEmbedder());
     try {
       await serveLines(
-        { hello, protocol: OWNER_PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
-        ops,
+        { hello, protocol: PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
+        opsOf(service.ops),
         (request) => service.handle(request),
         concurrent,
       );

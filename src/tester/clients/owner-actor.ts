@@ -1,4 +1,4 @@
-import type { OwnerOp } from '../../child-protocol/messages.js';
+import type { OwnerOp } from '../../child-protocol/owner-service.js';
 import { RemoteError } from '../../errors.js';
 import type { StepEvent, WrittenFile } from '../history.js';
 import type { Recorder } from './recorder.js';

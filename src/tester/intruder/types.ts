@@ -5,7 +5,7 @@
  */
 
 /**
- * Must equal OWNER_PROTOCOL_VERSION: ProtocolClient refuses a hello with any other number.
+ * Must equal PROTOCOL_VERSION: ProtocolClient refuses a hello with any other number.
  * intruder-client.ts checks the two agree when it compiles.
  */
 export const INTRUDER_PROTOCOL_VERSION = 1;
