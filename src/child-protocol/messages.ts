@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../error-kind.js';
 import { errorKindOf, rootMessage } from '../errors.js';
 
 /**
@@ -20,8 +21,8 @@ export type Reply =
       readonly id: number;
       readonly ok: false;
       readonly error: string;
-      /** DuckDB error kind (see duckdb-errors.ts) or `protocol` for a bad request. */
-      readonly kind: string;
+      /** Why it failed (error-kind.ts): `protocol` for a bad request, else the error's own kind. */
+      readonly kind: ErrorKind;
       readonly ms: number;
     };
 

@@ -401,7 +401,7 @@ async function openLock(lockPath: string, access: 'READ_WRITE' | 'READ_ONLY'): P
     return { instance: await DuckDBInstance.create(lockPath, options) };
   } catch (error) {
     const classified = classifyDuckDBError(error);
-    if (classified.kind === 'lock-conflict') {
+    if (classified.kind === 'locked') {
       return classified.holderPid === undefined
         ? { instance: undefined }
         : { instance: undefined, holderPid: classified.holderPid };

@@ -175,7 +175,7 @@ function lockConflict(error: unknown): { holderPid?: number; message: string } |
   const inner = error instanceof EmbecodeError && error.cause !== undefined ? error.cause : error;
   if (error instanceof EmbecodeError && error.kind !== 'locked') return undefined;
   const classified = classifyDuckDBError(inner);
-  if (classified.kind !== 'lock-conflict') return undefined;
+  if (classified.kind !== 'locked') return undefined;
   return classified.holderPid === undefined
     ? { message: classified.message }
     : { holderPid: classified.holderPid, message: classified.message };
