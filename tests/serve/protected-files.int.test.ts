@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/election/election.js';
@@ -12,6 +11,7 @@ import { pidAlive } from '../../src/process/pid-alive.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /**
  * The owner's catch-up walks the project in the process that holds the index and the election lock.
@@ -159,12 +159,12 @@ async function fullCatchUps(serve: ServeChild, count: number): Promise<void> {
 
 /** Waits until serve's stderr holds `text`: its log lines and its JSON events travel on two pipes. */
 async function waitStderr(serve: ServeChild, text: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!serve.stderr.includes(text)) {
-    if (performance.now() > deadline)
-      throw new Error(`serve ${serve.pid}: no '${text}' on stderr: ${serve.stderr}`);
-    await sleep(20);
-  }
+  await waitUntil(
+    () => serve.stderr.includes(text),
+    timeoutMs,
+    () => `serve ${serve.pid}: no '${text}' on stderr: ${serve.stderr}`,
+    20,
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { liveChildCount, packageRoot } from '../../src/process/children.js';
 import { runStress } from '../../src/tester/harness.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import type { StressSummary } from '../../src/tester/report.js';
+import { holdsWithin } from '../support/wait-until.js';
 import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-expectations.js';
 
 /**
@@ -227,22 +228,12 @@ async function hasOwner(pids: readonly number[]): Promise<boolean> {
   });
 }
 
-async function emptiesWithin(dir: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (readdirSync(dir).length > 0) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
+function emptiesWithin(dir: string, ms: number): Promise<boolean> {
+  return holdsWithin(() => readdirSync(dir).length === 0, ms, 20);
 }
 
-async function diesWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (runningNotZombie(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
+function diesWithin(pid: number, ms: number): Promise<boolean> {
+  return holdsWithin(() => !runningNotZombie(pid), ms);
 }
 
 /** Running, not a zombie: a killed child whose parent died waits for init to reap it. */
