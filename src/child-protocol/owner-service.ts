@@ -80,7 +80,7 @@ export class OwnerService {
     },
   };
 
-  /** Handles one request; never throws: failures become `ok: false` replies. */
+  /** Handles one request as the child would (the bench's in-process floor calls it); never throws. */
   handle(request: Request): Promise<Reply> {
     return dispatch(this.ops, request);
   }

@@ -3,8 +3,7 @@ import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
 import type { ReaderSide, Strategy } from '../strategies/strategy.js';
 import type { ProtocolClient } from './client.js';
-import { dispatch, type OpTable } from './dispatch.js';
-import type { Reply, Request } from './messages.js';
+import type { OpTable } from './dispatch.js';
 
 /**
  * A reader in a process of its own (helpers/stress-reader.js), so that faults can SIGKILL it,
@@ -52,10 +51,6 @@ export class ReaderService {
       return null;
     },
   };
-
-  handle(request: Request): Promise<Reply> {
-    return dispatch(this.ops, request);
-  }
 
   async close(): Promise<void> {
     await this.reader?.close();

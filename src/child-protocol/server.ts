@@ -4,7 +4,7 @@ import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
 import { decodeRequest, salvageId } from './codec.js';
-import { type OpTable, opsOf } from './dispatch.js';
+import { dispatch, type OpTable, opsOf } from './dispatch.js';
 import { type Hello, PROTOCOL_VERSION, type Reply, type Request } from './messages.js';
 
 function send(message: Reply | Hello): void {
@@ -69,10 +69,9 @@ export function strategyArg(argv: readonly string[], helper: string): string {
   return name;
 }
 
-/** What a protocol child serves: its op table, one handler per request, one clean-up at the end. */
+/** What a protocol child serves: its op table (one handler per op) and one clean-up at the end. */
 export interface LineService {
   readonly ops: OpTable;
-  handle(request: Request): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -93,7 +92,7 @@ export function runProtocolChild(
       await serveLines(
         { hello, protocol: PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
         opsOf(service.ops),
-        (request) => service.handle(request),
+        (request) => dispatch(service.ops, request),
         concurrent,
       );
     } finally {
