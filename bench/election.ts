@@ -1,17 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { LOCK_FILE } from '../src/election/election.js';
+import { procWriteLockHolders } from '../src/election/proc-locks.js';
+import { percentile } from './stats.js';
 import {
   type Candidate,
   type CandidateLine,
   nowMs,
   startCandidate,
   stopAllCandidates,
-} from '../src/election/candidates.js';
-import { LOCK_FILE } from '../src/election/election.js';
-import { procWriteLockHolders } from '../src/election/proc-locks.js';
-import { percentile } from './stats.js';
+} from './support/election-candidates.js';
 
 /**
  * Owner election under fire, with real processes on real lock files (dist/helpers/election-candidate.js):
@@ -31,7 +32,6 @@ const INTERVAL_MS = 50;
 const SETTLE_MS = 10 * INTERVAL_MS;
 
 const isOwner = (line: CandidateLine) => line.role === 'owner';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Exactly one line says owner, and (where the kernel's table is readable) it is the only holder. */
 async function exactlyOneOwner(dir: string, lines: readonly CandidateLine[]): Promise<boolean> {

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type fc from 'fast-check';
+import { OwnerClient } from '../src/child-protocol/owner-client.js';
+import { OwnerService } from '../src/child-protocol/owner-service.js';
 import { createDefaultEmbedder } from '../src/index/embedder.js';
-import { OwnerClient } from '../src/owner/owner-client.js';
-import { OwnerService } from '../src/owner/owner-service.js';
 import { getStrategy } from '../src/strategies/registry.js';
 import {
   OwnerCheckpoint,

@@ -2,7 +2,7 @@
  * A process that is not embecode: `node dist/helpers/stress-intruder.js [--strategy NAME]`.
  * It opens the index the way any other program linking DuckDB would (raw @duckdb/node-api, no
  * embecode code at all), so whatever it manages to do, a stranger could do too. It speaks the
- * JSON-lines protocol of src/owner/protocol.ts with one op, `probe` (see
+ * JSON-lines protocol of src/child-protocol/messages.ts with one op, `probe` (see
  * src/tester/intruder/types.ts). `--strategy` is only echoed in the hello, for traces.
  *
  * Each DuckDB step has a deadline. DuckDB calls cannot be cancelled, so on a missed deadline the

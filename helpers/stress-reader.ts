@@ -2,13 +2,13 @@
  * A reader process the stress tester drives when faults are on (so it can be SIGKILLed):
  * `node dist/helpers/stress-reader.js --strategy NAME`, JSON lines on stdin/stdout.
  */
-import { runProtocolChild } from '../src/process/line-server.js';
-import { READER_OPS, ReaderService } from '../src/tester/remote-reader.js';
+
+import { ReaderService } from '../src/child-protocol/reader.js';
+import { runProtocolChild } from '../src/child-protocol/server.js';
 
 runProtocolChild(
   'stress-reader',
   'embecode-reader',
-  READER_OPS,
   (strategy, embedder) => new ReaderService(strategy, embedder),
   // Searches of one batch run at once in the same reader process, as in a real reader.
   true,

@@ -1,21 +1,12 @@
+import type { ErrorKind } from './error-kind.js';
 import { classifyDuckDBError, messageOf } from './index/duckdb-errors.js';
 
 /**
  * Errors a person sees. Each says what went wrong, on which file or process, and what to do next,
  * in one line. `kind` lets the CLIs pick exit codes without parsing messages.
  */
-export type EmbecodeErrorKind =
-  | 'usage'
-  | 'locked'
-  | 'corrupt'
-  | 'missing'
-  | 'io'
-  | 'protocol'
-  | 'internal'
-  /** A step passed its deadline: the other side may still be working on it. */
-  | 'hang'
-  /** The process that was asked died before it answered. */
-  | 'died';
+/** The kinds an EmbecodeError can have: the shared vocabulary less DuckDB's own classes. */
+export type EmbecodeErrorKind = Exclude<ErrorKind, 'unavailable' | 'constraint' | 'catalog' | 'other'>;
 
 export class EmbecodeError extends Error {
   readonly kind: EmbecodeErrorKind;
@@ -32,17 +23,17 @@ export function usageError(message: string): EmbecodeError {
 }
 
 /**
- * The kind a step's error is recorded under: an EmbecodeError's kind (`locked` reads as
- * `lock-conflict`, as DuckDB's own conflicts do), a `kind` carried across a process boundary, or
- * DuckDB's message class.
+ * The kind a step's error is recorded under: an EmbecodeError's kind, a `kind` carried across a
+ * process boundary, or DuckDB's message class. All three speak error-kind.ts, so nothing here
+ * translates one name into another.
  */
-export function errorKindOf(error: unknown): string {
+export function errorKindOf(error: unknown): ErrorKind {
   // "Nobody can answer right now, try again" (an owner that is going or gone) crosses process
   // boundaries as its own kind, so a caller far away can still tell it from a real failure.
   if ((error as { retryable?: unknown } | null)?.retryable === true) return 'unavailable';
-  if (error instanceof EmbecodeError) return error.kind === 'locked' ? 'lock-conflict' : error.kind;
+  if (error instanceof EmbecodeError) return error.kind;
   const carried = (error as { kind?: unknown } | null)?.kind;
-  if (typeof carried === 'string') return carried === 'locked' ? 'lock-conflict' : carried;
+  if (typeof carried === 'string') return carried as ErrorKind;
   return classifyDuckDBError(error).kind;
 }
 

@@ -42,8 +42,8 @@ interface ReaderStrategy {
   readonly name: string;
   /** Extra owner-process flags this strategy needs (say, to serve searches). */
   readonly ownerFlags: readonly string[];
-  /** `lock-conflict`: pinned to fail with DuckDB's lock conflict. `results`: must find the file. */
-  readonly expect: 'lock-conflict' | 'results';
+  /** `locked`: pinned to fail with DuckDB's lock conflict. `results`: must find the file. */
+  readonly expect: 'locked' | 'results';
   /** Runs one vector and one BM25 search as a reader while the owner holds the index. */
   readonly search: (context: ReaderContext) => Promise<ReaderSearch>;
 }
@@ -58,7 +58,7 @@ const strategies: readonly ReaderStrategy[] = [
   {
     name: 'readonly-direct',
     ownerFlags: [],
-    expect: 'lock-conflict',
+    expect: 'locked',
     search: ({ dbPath, queries }) => searchReadOnly(dbPath, queries),
   },
   {
@@ -89,7 +89,7 @@ describe('reader can search while owner holds connection', () => {
       const owner = await startOwner(dbPath, strategy.ownerFlags);
       const context: ReaderContext = { dbPath, owner, queries: PROFILE_QUERIES };
 
-      if (strategy.expect === 'lock-conflict') {
+      if (strategy.expect === 'locked') {
         expectEmbecodeLocked(await rejectionOf(strategy.search(context)), owner.pid);
       } else {
         const found = await strategy.search(context);

@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { EmbecodeError } from '../errors.js';
 import { type ClassifiedDuckDBError, classifyDuckDBError } from '../index/duckdb-errors.js';
 import { onTerminate } from '../process/cleanup.js';
+import { pidAlive } from '../process/pid-alive.js';
 import {
   newOwnerRecord,
   type OwnerRecord,
@@ -360,7 +361,7 @@ function judgeRecord(
   const { record } = read;
   if (holderPid !== undefined && record.pid === holderPid) return { state: 'current', record };
   const now = holderPid === undefined ? 'nobody holds the lock' : `the lock is held by process ${holderPid}`;
-  const reason = isAlive(record.pid)
+  const reason = pidAlive(record.pid)
     ? `process ${record.pid} is running but does not hold the lock (${now})`
     : `process ${record.pid} is not running (${now})`;
   return { state: 'stale', record, reason };
@@ -388,15 +389,6 @@ async function lockHolder(key: string, probe: boolean): Promise<Pick<OwnerStatus
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 interface Opened {
   readonly instance: DuckDBInstance | undefined;
   readonly holderPid?: number;
@@ -409,7 +401,7 @@ async function openLock(lockPath: string, access: 'READ_WRITE' | 'READ_ONLY'): P
     return { instance: await DuckDBInstance.create(lockPath, options) };
   } catch (error) {
     const classified = classifyDuckDBError(error);
-    if (classified.kind === 'lock-conflict') {
+    if (classified.kind === 'locked') {
       return classified.holderPid === undefined
         ? { instance: undefined }
         : { instance: undefined, holderPid: classified.holderPid };
@@ -500,7 +492,7 @@ async function sweepTempFiles(dir: string): Promise<void> {
   try {
     for (const name of await readdir(dir)) {
       const pid = TEMP_FILE.exec(name)?.[1];
-      if (pid !== undefined && !isAlive(Number(pid))) await rm(join(dir, name), { force: true });
+      if (pid !== undefined && !pidAlive(Number(pid))) await rm(join(dir, name), { force: true });
     }
   } catch {
     // Leftover temp files are harmless.

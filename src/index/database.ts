@@ -807,7 +807,7 @@ async function nextChunkId(conn: DuckDBConnection): Promise<{ id: bigint; stored
 export function translateOpenError(error: unknown, path: string): EmbecodeError {
   const classified = classifyDuckDBError(error);
   switch (classified.kind) {
-    case 'lock-conflict': {
+    case 'locked': {
       const holder =
         classified.holderPid === undefined ? 'another process' : `process ${classified.holderPid}`;
       return new EmbecodeError(

@@ -1,26 +1,20 @@
+import type { ErrorKind } from '../error-kind.js';
+
 /**
  * DuckDB rejects with a plain `Error` that has no code: the message is all there is. This module is
  * the one place that reads those messages, so that when DuckDB rewords one, one regex changes.
  */
 
-export type DuckDBErrorKind =
-  /** Another process holds the file's OS lock (`fcntl`), read-write or read-only. */
-  | 'lock-conflict'
-  /** The file exists but is not a DuckDB database, or its blocks fail their checksums. */
-  | 'corrupt'
-  /** A READ_ONLY open of a file that does not exist. */
-  | 'missing'
-  /** Any other I/O failure: missing directory, permissions, disk. */
-  | 'io'
-  | 'constraint'
-  /** The SQL does not fit the schema: a missing table usually means "not an embecode index". */
-  | 'catalog'
-  | 'other';
+/** The kinds a DuckDB message is classified as (see error-kind.ts for what each means). */
+export type DuckDBErrorKind = Extract<
+  ErrorKind,
+  'locked' | 'corrupt' | 'missing' | 'io' | 'constraint' | 'catalog' | 'other'
+>;
 
 export interface ClassifiedDuckDBError {
   readonly kind: DuckDBErrorKind;
   readonly message: string;
-  /** For `lock-conflict`: the PID DuckDB names as the holder, when it names one. */
+  /** For `locked`: the PID DuckDB names as the holder, when it names one. */
   readonly holderPid?: number;
   /**
    * For `corrupt`: `not-a-database` when the file is not DuckDB's at all (someone else's file),
@@ -45,8 +39,8 @@ export function messageOf(error: unknown): string {
 export function classifyDuckDBError(error: unknown): ClassifiedDuckDBError {
   const message = messageOf(error);
   const lock = LOCK_CONFLICT.exec(message);
-  if (lock?.[1] !== undefined) return { kind: 'lock-conflict', message, holderPid: Number(lock[1]) };
-  if (LOCK_CONFLICT_NO_PID.test(message)) return { kind: 'lock-conflict', message };
+  if (lock?.[1] !== undefined) return { kind: 'locked', message, holderPid: Number(lock[1]) };
+  if (LOCK_CONFLICT_NO_PID.test(message)) return { kind: 'locked', message };
   if (NOT_A_DATABASE.test(message)) return { kind: 'corrupt', message, damage: 'not-a-database' };
   if (DAMAGED.test(message)) return { kind: 'corrupt', message, damage: 'damaged' };
   if (MISSING.test(message)) return { kind: 'missing', message };
@@ -57,5 +51,5 @@ export function classifyDuckDBError(error: unknown): ClassifiedDuckDBError {
 }
 
 export function isLockConflict(error: unknown): boolean {
-  return classifyDuckDBError(error).kind === 'lock-conflict';
+  return classifyDuckDBError(error).kind === 'locked';
 }

@@ -62,7 +62,7 @@ const EMBECODE_KINDS: ReadonlySet<string> = new Set<EmbecodeErrorKind>([
 
 /**
  * The server answered a request with an error. `remoteKind` is the wire kind (`unknown-method`,
- * `lock-conflict`, ...); `kind` is the nearest EmbecodeError kind.
+ * `locked`, ...); `kind` is the nearest EmbecodeError kind.
  */
 export class IpcRemoteError extends EmbecodeError {
   readonly retryable = false;
@@ -78,7 +78,6 @@ export class IpcRemoteError extends EmbecodeError {
 
 function remoteKindToKind(remote: string): EmbecodeErrorKind {
   if (EMBECODE_KINDS.has(remote)) return remote as EmbecodeErrorKind;
-  if (remote === 'lock-conflict') return 'locked';
   if (
     remote === 'bad-request' ||
     remote === 'unknown-method' ||

@@ -86,7 +86,7 @@ export interface IpcRequest {
 }
 
 /**
- * Error kinds on the wire: the EmbecodeError kinds, DuckDB's classified kinds (`lock-conflict`, ...),
+ * Error kinds on the wire: the EmbecodeError kinds, DuckDB's classified kinds (`locked`, ...; all in error-kind.ts),
  * and the protocol's own:
  * - `bad-request`: the frame is not a valid request (not JSON, no id, bad params).
  * - `unknown-method`: a well-formed request for a method this server does not have.

@@ -1,8 +1,8 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { EmbecodeError } from '../errors.js';
-import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
+import { EmbecodeError, errorKindOf } from '../errors.js';
+import { messageOf } from '../index/duckdb-errors.js';
 import type { SearchResult } from '../index/types.js';
 import { onTerminate } from '../process/cleanup.js';
 import { formatDuration, IpcUnavailableError } from './errors.js';
@@ -583,8 +583,8 @@ function errorBody(error: unknown): IpcErrorBody {
     const cause = error.cause !== undefined ? ` (${messageOf(error.cause)})` : '';
     return { kind: error.kind, message: `${error.message}${cause}` };
   }
-  const classified = classifyDuckDBError(error);
-  return { kind: classified.kind === 'other' ? 'internal' : classified.kind, message: classified.message };
+  const kind = errorKindOf(error);
+  return { kind: kind === 'other' ? 'internal' : kind, message: messageOf(error) };
 }
 
 /**

@@ -85,6 +85,24 @@ export function spawnHelper(
   return child;
 }
 
+/**
+ * Ends a child that exits when its stdin closes (the helpers release what they hold first):
+ * closes stdin, SIGKILLs it if it has not exited within `graceMs`, and resolves with `exited`.
+ */
+export async function closeStdinThenKill<T>(
+  child: ResultPromise,
+  exited: Promise<T>,
+  graceMs: number,
+): Promise<T> {
+  if (child.exitCode === null && child.signalCode === null) child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Ends a child: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited. */
 export async function stopChild(child: ResultPromise, graceMs = 2000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {

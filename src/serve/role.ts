@@ -1,11 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { currentOwner, isAlive } from '../election/election.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { currentOwner } from '../election/election.js';
 import { EmbecodeError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { IpcClient } from '../ipc/client.js';
 import { formatDuration, IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import { checkPrivateDir } from '../ipc/socket-dir.js';
+import { pidAlive } from '../process/pid-alive.js';
 import { ownerSocketPath, pidOfServeSocket, projectStateDir, serveSocketDir } from './paths.js';
 
 /**
@@ -57,7 +59,6 @@ export interface RouteOptions {
 }
 
 const DEFAULT_WAIT_MS = 10_000;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs a one-shot read through the project's owner when one is alive (its lock would refuse a
@@ -97,7 +98,7 @@ export async function throughOwnerOrDirect<T>(
       }
     }
     if (performance.now() >= deadline) {
-      if (owner.pid !== undefined && isAlive(owner.pid) && isRetryableIpcError(lastError)) {
+      if (owner.pid !== undefined && pidAlive(owner.pid) && isRetryableIpcError(lastError)) {
         throw new OwnerNotAnsweringError(dbPath, { ...owner, pid: owner.pid }, waitMs, lastError);
       }
       throw new EmbecodeError(
@@ -162,7 +163,7 @@ export async function listServeProcesses(dbPath: string, timeoutMs = 2_000): Pro
   if (checkPrivateDir(dir) === 'missing') return [];
   const pids = (await readdir(dir))
     .map((name) => pidOfServeSocket(name))
-    .filter((pid): pid is number => pid !== undefined && isAlive(pid))
+    .filter((pid): pid is number => pid !== undefined && pidAlive(pid))
     .sort((a, b) => a - b);
   const views = await Promise.all(
     pids.map(async (pid): Promise<ServeProcessView | undefined> => {

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentOwner,
-  isAlive,
   type OwnerLease,
   type TakeoverWatch,
   tryBecomeOwner,
@@ -22,6 +22,7 @@ import type { IndexStats, SearchResult } from '../index/types.js';
 import { formatDuration, IpcUnavailableError, isRetryableIpcError } from '../ipc/errors.js';
 import type { IpcCatchUp, IpcStatus, SearchParams } from '../ipc/messages.js';
 import { IpcServer } from '../ipc/server.js';
+import { pidAlive } from '../process/pid-alive.js';
 import {
   ownerSocketPath,
   pidOfServeSocket,
@@ -134,7 +135,6 @@ class IndexAborted extends Error {}
 
 /** Epoch ms with sub-ms precision, as the election candidates stamp their lines. */
 const nowMs = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ServeProcess {
   private currentRole: ServeRole = 'starting';
@@ -577,7 +577,7 @@ export class ServeProcess {
     try {
       for (const name of await readdir(dir)) {
         const pid = pidOfServeSocket(name);
-        if (pid !== undefined && pid !== process.pid && !isAlive(pid))
+        if (pid !== undefined && pid !== process.pid && !pidAlive(pid))
           await rm(join(dir, name), { force: true });
       }
     } catch {
@@ -704,7 +704,7 @@ export class ServeProcess {
     const cause = lastError === undefined ? '' : messageOf(lastError).replace(/; retry$/, '');
     const reason = lastError instanceof IpcUnavailableError ? lastError.reason : 'timeout';
     const owner = this.link?.ownerPid ?? this.knownOwnerPid;
-    const ownerAlive = owner !== undefined && isAlive(owner);
+    const ownerAlive = owner !== undefined && pidAlive(owner);
     if (ownerAlive && (reason === 'timeout' || reason === 'busy')) {
       return new IpcUnavailableError(
         reason,

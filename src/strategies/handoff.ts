@@ -9,11 +9,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbecodeError } from '../errors.js';
 import { Database } from '../index/database.js';
 import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
+import { pidAlive } from '../process/pid-alive.js';
 import type { OwnerSide, ReaderSide, Strategy, StrategyContext } from './strategy.js';
 
 /**
@@ -162,24 +164,10 @@ export function readOwnerStats(workDir: string): Map<number, SideStats> {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
-
 /** Exponential backoff with "equal jitter": a delay drawn from [d/2, d], d = base * 2^attempt (capped). */
 export function backoffDelay(limits: HandoffLimits, attempt: number): number {
   const ceiling = Math.min(limits.backoffCapMs, limits.backoffBaseMs * 2 ** Math.min(attempt, 30));
   return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The DuckDB lock conflict inside `error` (ours wrap DuckDB's as `cause`), or undefined. */
@@ -187,7 +175,7 @@ function lockConflict(error: unknown): { holderPid?: number; message: string } |
   const inner = error instanceof EmbecodeError && error.cause !== undefined ? error.cause : error;
   if (error instanceof EmbecodeError && error.kind !== 'locked') return undefined;
   const classified = classifyDuckDBError(inner);
-  if (classified.kind !== 'lock-conflict') return undefined;
+  if (classified.kind !== 'locked') return undefined;
   return classified.holderPid === undefined
     ? { message: classified.message }
     : { holderPid: classified.holderPid, message: classified.message };

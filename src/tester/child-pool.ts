@@ -1,8 +1,8 @@
+import { ProtocolClient } from '../child-protocol/client.js';
+import { OwnerClient } from '../child-protocol/owner-client.js';
+import { RemoteReader } from '../child-protocol/reader.js';
 import { RemoteError } from '../errors.js';
-import { OwnerClient } from '../owner/owner-client.js';
-import { ProtocolClient } from '../process/protocol-client.js';
 import { IntruderClient } from './intruder/intruder-client.js';
-import { RemoteReader } from './remote-reader.js';
 
 /** The files of one run, which every child is pointed at. */
 export interface RunFiles {

@@ -9,7 +9,7 @@ export interface FailedRun<C = StressCommand> {
   readonly stderr: string;
   /** The step that failed the run, when the failure names one. */
   readonly failingStep?: number;
-  /** What kind of failure: `lock-conflict`, `hang`, `results-differ`, `intruder`, ... */
+  /** What kind of failure: `locked`, `hang`, `results-differ`, `intruder`, ... */
   readonly kind: string;
   /** The failure's one line. */
   readonly message: string;

@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../error-kind.js';
 /**
  * Who did a step: the owner child, one of the reader children (`reader-1`, `reader-2`, ...), the
  * intruder (a process that is not embecode), or the nemesis (faults the tester injects).
@@ -45,8 +46,8 @@ export interface StepEvent {
   /** `outcome === 'ok'`, kept for readers of the trace format. */
   readonly ok: boolean;
   readonly error?: string;
-  /** Error class (see src/errors.ts): `lock-conflict`, `hang`, `process-died`, ..., or `contract`. */
-  readonly errorKind?: string;
+  /** Why the step failed or may not have happened, in the shared vocabulary (error-kind.ts). */
+  readonly errorKind?: ErrorKind;
   /** Owner writes: the files sent, whole (not shown in traces; the oracle rebuilds states from them). */
   readonly files?: readonly WrittenFile[];
   /** Searches: the result list, best first. */

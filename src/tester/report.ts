@@ -19,7 +19,7 @@ export interface Counterexample {
   readonly originalLength: number;
   readonly shrinks: number;
   /**
-   * What went wrong, in one word: `lock-conflict`, `hang`, `results-differ` (the oracle's answer
+   * What went wrong, in one word: `locked`, `hang`, `results-differ` (the oracle's answer
    * differs), `intruder` (an outsider got in), `contract`, or the error kind of a failed step.
    */
   readonly kind: string;

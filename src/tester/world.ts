@@ -16,7 +16,7 @@ export class StepFailure extends Error {
   constructor(
     readonly step: StepEvent,
     message: string,
-    /** The failure's kind for the summary: `lock-conflict`, `hang`, `results-differ`, `intruder`, ... */
+    /** The failure's kind for the summary: `locked`, `hang`, `results-differ`, `intruder`, ... */
     readonly kind: string = step.errorKind ?? 'error',
     /** Longer evidence for trace.txt. */
     readonly details?: string,
@@ -102,7 +102,7 @@ export class StressWorld {
   requireOk(event: StepEvent): StepEvent {
     if (event.outcome === 'ok') return event;
     const kind = event.errorKind ?? 'error';
-    const what = kind === 'lock-conflict' ? 'lock conflict' : kind;
+    const what = kind === 'locked' ? 'lock conflict' : kind;
     throw new StepFailure(event, `${what}: ${event.actor}.${event.op} failed: ${event.error}`, kind);
   }
 

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import {
   type Candidate,
@@ -9,11 +10,12 @@ import {
   nowMs,
   startCandidate,
   stopAllCandidates,
-} from '../../src/election/candidates.js';
-import { currentOwner, isAlive, LOCK_FILE, RECORD_FILE } from '../../src/election/election.js';
+} from '../../bench/support/election-candidates.js';
+import { currentOwner, LOCK_FILE, RECORD_FILE } from '../../src/election/election.js';
 import { newOwnerRecord, writeOwnerRecord } from '../../src/election/owner-record.js';
 import { procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { liveChildCount } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -27,7 +29,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  const alive = candidatePids().filter(isAlive);
+  const alive = candidatePids().filter(pidAlive);
   expect(alive, 'candidate processes outlived their tests').toEqual([]);
   expect(liveChildCount()).toBe(0);
   expect(liveTempDirCount()).toBe(0);
@@ -37,8 +39,6 @@ const INTERVAL_MS = 50;
 const TAKEOVER_BOUND_MS = 5000;
 /** After a takeover, how long the others are watched for a second (wrong) takeover: many polls. */
 const SETTLE_MS = 10 * INTERVAL_MS;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function stateDir(): Promise<string> {
   return join(await makeTempDir('embecode-election-'), 'state');
@@ -239,7 +239,7 @@ describe('(d) a stale owner record fools nobody', () => {
     const dir = await stateDir();
     await mkdir(dir, { mode: 0o700 });
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
-    expect(isAlive(dead)).toBe(false);
+    expect(pidAlive(dead)).toBe(false);
     await writeOwnerRecord(join(dir, RECORD_FILE), { ...newOwnerRecord(), pid: dead });
     const before = await currentOwner(dir);
     expect(before).toMatchObject({ pid: undefined, record: { state: 'stale', record: { pid: dead } } });

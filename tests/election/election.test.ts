@@ -38,6 +38,13 @@ async function becomeOwner(dir: string): Promise<OwnerLease> {
   return result;
 }
 
+/**
+ * What the lock checks say for a lock this process holds, and for a free one: the kernel's answer
+ * where /proc/locks exists, and "cannot tell" where it does not (a lease never guesses).
+ */
+const HELD = procLocksAvailable() ? 'held' : 'unknown';
+const NO_HOLDER = procLocksAvailable() ? { known: true, pid: undefined } : { known: false };
+
 async function rejection(promise: Promise<unknown>): Promise<EmbecodeError> {
   const error = await promise.then(
     () => undefined,
@@ -59,7 +66,7 @@ describe('tryBecomeOwner in one process', () => {
     expect((await readdir(dir)).sort()).toEqual([RECORD_FILE, LOCK_FILE].sort());
     const record = JSON.parse(await readFile(join(dir, RECORD_FILE), 'utf8'));
     expect(record).toMatchObject({ version: 1, pid: process.pid, info: { test: true } });
-    if (procLocksAvailable()) expect(await lease.check()).toBe('held');
+    expect(await lease.check()).toBe(HELD);
   });
 
   test('release removes the record, frees the lock, and the directory can be won again', async () => {
@@ -69,8 +76,7 @@ describe('tryBecomeOwner in one process', () => {
     await lease.release(); // twice is fine
     expect(lease.released).toBe(true);
     expect(await readdir(dir)).toEqual([LOCK_FILE]);
-    if (procLocksAvailable())
-      expect(await procLockHolder(lease.lockPath)).toEqual({ known: true, pid: undefined });
+    expect(await procLockHolder(lease.lockPath)).toEqual(NO_HOLDER);
     const again = await becomeOwner(dir);
     expect(again.role).toBe('owner');
   });
@@ -87,7 +93,7 @@ describe('tryBecomeOwner in one process', () => {
     });
     // Asked to probe, it still does not open the lock file in the process that holds it.
     expect(await currentOwner(dir, { probe: true })).toMatchObject({ pid: process.pid, via: 'self' });
-    if (procLocksAvailable()) expect(await lease.check()).toBe('held');
+    expect(await lease.check()).toBe(HELD);
     await lease.release();
     await expect(lease.publish({})).rejects.toThrow(/no longer owns/);
   });
@@ -101,7 +107,7 @@ describe('tryBecomeOwner in one process', () => {
 
 describe('the POSIX pitfall: one open of the lock file per process', () => {
   test.skipIf(!procLocksAvailable())(
-    'the hazard is real: a second open of the lock file in the owner process, once closed, drops its lock',
+    'the hazard is real: a second open of the lock file in the owner process, once closed, drops its lock (needs /proc/locks: only the kernel can show a lock gone)',
     async () => {
       const dir = await stateDir();
       const lease = await becomeOwner(dir);
@@ -114,12 +120,15 @@ describe('the POSIX pitfall: one open of the lock file per process', () => {
     },
   );
 
-  test.skipIf(!procLocksAvailable())('so does a plain fs open and close of the lock file', async () => {
-    const dir = await stateDir();
-    const lease = await becomeOwner(dir);
-    closeSync(openSync(lease.lockPath, 'r'));
-    expect(await lease.check()).toBe('lost');
-  });
+  test.skipIf(!procLocksAvailable())(
+    'so does a plain fs open and close of the lock file (needs /proc/locks, as above)',
+    async () => {
+      const dir = await stateDir();
+      const lease = await becomeOwner(dir);
+      closeSync(openSync(lease.lockPath, 'r'));
+      expect(await lease.check()).toBe('lost');
+    },
+  );
 
   test('a second tryBecomeOwner for a directory this process owns is refused, and the lock stays', async () => {
     const dir = await stateDir();
@@ -131,7 +140,7 @@ describe('the POSIX pitfall: one open of the lock file per process', () => {
     const alias = join(dir, '..', 'alias');
     await symlink(join(dir, '..'), alias);
     await expect(tryBecomeOwner(join(alias, 'state'))).rejects.toThrow(/already owns/);
-    if (procLocksAvailable()) expect(await lease.check()).toBe('held');
+    expect(await lease.check()).toBe(HELD);
   });
 
   test('two concurrent attempts in one process: one owner, the other refused, never two opens', async () => {
@@ -145,7 +154,7 @@ describe('the POSIX pitfall: one open of the lock file per process', () => {
     const lease = (owners[0] as PromiseFulfilledResult<OwnerLease>).value;
     leases.push(lease);
     expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/already (owns|opening)/);
-    if (procLocksAvailable()) expect(await lease.check()).toBe('held');
+    expect(await lease.check()).toBe(HELD);
   });
 
   test('a watcher in the owner process is refused rather than opening the lock again', async () => {
@@ -153,7 +162,7 @@ describe('the POSIX pitfall: one open of the lock file per process', () => {
     const lease = await becomeOwner(dir);
     const watch = watchForTakeover(dir, { intervalMs: 10 });
     await expect(watch.result).rejects.toThrow(/already owns/);
-    if (procLocksAvailable()) expect(await lease.check()).toBe('held');
+    expect(await lease.check()).toBe(HELD);
   });
 });
 

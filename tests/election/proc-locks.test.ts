@@ -88,46 +88,49 @@ describe('decodeDev', () => {
   });
 });
 
-describe.skipIf(!procLocksAvailable())('procLockHolder against the real kernel', () => {
-  test('names this process while it holds a DuckDB file read-write, nobody after close', async () => {
-    const path = join(await makeTempDir(), 'held.db');
-    const instance = await DuckDBInstance.create(path);
-    try {
-      expect(await procLockHolder(path)).toEqual({ known: true, pid: process.pid });
-      const id = await fileId(path);
-      expect(id?.inode).toBe(statSync(path, { bigint: true }).ino);
-    } finally {
-      instance.closeSync();
-    }
-    expect(await procLockHolder(path)).toEqual({ known: true, pid: undefined });
-  });
-
-  test('readProcLocks: a short table is read in one call, an atomic snapshot', async () => {
-    const path = join(await makeTempDir(), 'snap.db');
-    const instance = await DuckDBInstance.create(path);
-    try {
-      const read = await readProcLocks();
-      expect(read).toBeDefined();
-      if (read !== undefined && read.text.length < 3000) expect(read.atomic).toBe(true);
-      expect(await procWriteLockHolders(path)).toEqual([process.pid]);
-    } finally {
-      instance.closeSync();
-    }
-    expect(await procWriteLockHolders(path)).toEqual([]);
-  });
-
-  test('a READ_ONLY holder is not a WRITE holder; a missing file has none', async () => {
-    const dir = await makeTempDir();
-    const path = join(dir, 'ro.db');
-    (await DuckDBInstance.create(path)).closeSync();
-    const reader = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
-    try {
+describe.skipIf(!procLocksAvailable())(
+  'procLockHolder against the real kernel (needs /proc/locks to read)',
+  () => {
+    test('names this process while it holds a DuckDB file read-write, nobody after close', async () => {
+      const path = join(await makeTempDir(), 'held.db');
+      const instance = await DuckDBInstance.create(path);
+      try {
+        expect(await procLockHolder(path)).toEqual({ known: true, pid: process.pid });
+        const id = await fileId(path);
+        expect(id?.inode).toBe(statSync(path, { bigint: true }).ino);
+      } finally {
+        instance.closeSync();
+      }
       expect(await procLockHolder(path)).toEqual({ known: true, pid: undefined });
-    } finally {
-      reader.closeSync();
-    }
-    expect(await procLockHolder(join(dir, 'absent.db'))).toEqual({ known: true, pid: undefined });
-    await writeFile(join(dir, 'plain'), 'x');
-    expect(await procLockHolder(join(dir, 'plain'))).toEqual({ known: true, pid: undefined });
-  });
-});
+    });
+
+    test('readProcLocks: a short table is read in one call, an atomic snapshot', async () => {
+      const path = join(await makeTempDir(), 'snap.db');
+      const instance = await DuckDBInstance.create(path);
+      try {
+        const read = await readProcLocks();
+        expect(read).toBeDefined();
+        if (read !== undefined && read.text.length < 3000) expect(read.atomic).toBe(true);
+        expect(await procWriteLockHolders(path)).toEqual([process.pid]);
+      } finally {
+        instance.closeSync();
+      }
+      expect(await procWriteLockHolders(path)).toEqual([]);
+    });
+
+    test('a READ_ONLY holder is not a WRITE holder; a missing file has none', async () => {
+      const dir = await makeTempDir();
+      const path = join(dir, 'ro.db');
+      (await DuckDBInstance.create(path)).closeSync();
+      const reader = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+      try {
+        expect(await procLockHolder(path)).toEqual({ known: true, pid: undefined });
+      } finally {
+        reader.closeSync();
+      }
+      expect(await procLockHolder(join(dir, 'absent.db'))).toEqual({ known: true, pid: undefined });
+      await writeFile(join(dir, 'plain'), 'x');
+      expect(await procLockHolder(join(dir, 'plain'))).toEqual({ known: true, pid: undefined });
+    });
+  },
+);

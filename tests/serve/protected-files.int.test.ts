@@ -7,9 +7,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/election/election.js';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { packageRoot } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /**
  * The owner's catch-up walks the project in the process that holds the index and the election lock.
@@ -56,21 +58,12 @@ afterEach(async () => {
   await Promise.all(intruders.map((intruder) => intruder.kill('SIGKILL').catch(() => undefined)));
   intruders.length = 0;
   await removeTempDirs();
-  expect(pids.filter(isAlive)).toEqual([]);
+  expect(pids.filter(pidAlive)).toEqual([]);
 });
 
 afterAll(() => {
-  expect(pids.filter(isAlive)).toEqual([]);
+  expect(pids.filter(pidAlive)).toEqual([]);
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function startServe(dir: string, args: readonly string[]): ServeChild {
   const child = execa(process.execPath, [CLI, 'serve', dir, '--json', ...args], {
@@ -166,12 +159,12 @@ async function fullCatchUps(serve: ServeChild, count: number): Promise<void> {
 
 /** Waits until serve's stderr holds `text`: its log lines and its JSON events travel on two pipes. */
 async function waitStderr(serve: ServeChild, text: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!serve.stderr.includes(text)) {
-    if (performance.now() > deadline)
-      throw new Error(`serve ${serve.pid}: no '${text}' on stderr: ${serve.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(
+    () => serve.stderr.includes(text),
+    timeoutMs,
+    () => `serve ${serve.pid}: no '${text}' on stderr: ${serve.stderr}`,
+    20,
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { procLocksAvailable, procWriteLockHolders } from '../../src/election/pro
 import { IpcClient } from '../../src/ipc/client.js';
 import { IpcUnavailableError } from '../../src/ipc/errors.js';
 import { packageRoot } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 import { ServeProcess } from '../../src/serve/serve.js';
 import { ipcTransport } from '../../src/serve/transport.js';
 import { makeDemoProject } from '../support/demo-project.js';
@@ -37,21 +38,12 @@ afterEach(async () => {
   await Promise.all(started.map((child) => child.exited));
   started.length = 0;
   await removeTempDirs();
-  expect(startedPids.filter(isAlive)).toEqual([]);
+  expect(startedPids.filter(pidAlive)).toEqual([]);
 });
 
 afterAll(() => {
-  expect(startedPids.filter(isAlive)).toEqual([]);
+  expect(startedPids.filter(pidAlive)).toEqual([]);
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 interface ServeEvent {
   readonly event: string;

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OwnerClient } from '../../src/child-protocol/owner-client.js';
 import { EmbecodeError } from '../../src/errors.js';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { OwnerClient } from '../../src/owner/owner-client.js';
 import { liveChildCount } from '../../src/process/children.js';
 import {
   createHandoff,
@@ -19,9 +19,10 @@ import {
   WRITE_INTENT,
 } from '../../src/strategies/handoff.js';
 import type { StrategyContext } from '../../src/strategies/strategy.js';
-import { runSequence, runStress } from '../../src/tester/harness.js';
+import { runSequence } from '../../src/tester/harness.js';
 import { fileContent, tokensIn } from '../../src/tester/tokens.js';
 import { probeOpen, startOwner, stopAllOwners } from '../support/owner.js';
+import { strategyConformance } from '../support/strategy-conformance.js';
 import {
   acquire,
   batch,
@@ -124,34 +125,9 @@ describe('handoff: hand-picked sequences (owner child, reader here)', () => {
     expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb', 'zqaxa'], ['zqaxa']]);
     expect(history.every((e) => e.ok)).toBe(true);
   });
-
-  it('four searches racing a write', async () => {
-    const history = await runSequence('handoff', [
-      write(0, 'a', 1),
-      open(),
-      batch(
-        [
-          { mode: 'bm25', pick: 0 },
-          { mode: 'hybrid', pick: 0 },
-          { mode: 'vector', pick: 0 },
-          { mode: 'bm25', pick: 1 },
-        ],
-        1,
-        'b',
-      ),
-      search('bm25', 0),
-    ]);
-    expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
-  });
-
-  it('passes 20 generated runs', async () => {
-    const summary = await runStress(
-      { strategy: 'handoff', runs: 20, seed: 20261127, maxCommands: 12 },
-      { artifacts: false },
-    );
-    expect(summary.status, JSON.stringify(summary.counterexample?.steps)).toBe('passed');
-  });
 });
+
+strategyConformance('handoff', { seed: 20261127 });
 
 describe('handoff: contention between two real processes', () => {
   it('owner writing back-to-back and a reader searching without pause both finish within the bound', async () => {

@@ -8,12 +8,12 @@ import { prepareFile } from '../../src/index/prepare.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../../src/ipc/errors.js';
 import { IpcOwner, IpcReader, ipc, ipcSocketPath } from '../../src/strategies/ipc.js';
 import { getStrategy, strategyNames } from '../../src/strategies/registry.js';
-import { runSequence, runStress } from '../../src/tester/harness.js';
+import { runSequence } from '../../src/tester/harness.js';
 import type { StressModel } from '../../src/tester/model.js';
-import { formatSummary } from '../../src/tester/report.js';
 import type { StressWorld } from '../../src/tester/world.js';
 import { buildIndex, PROFILE_QUERIES } from '../support/index-fixture.js';
 import { assertNoSurvivors, startOwner, stopAllOwners } from '../support/owner.js';
+import { strategyConformance } from '../support/strategy-conformance.js';
 import {
   acquire,
   batch,
@@ -225,11 +225,4 @@ describe('ipc under the tester: fixed sequences', () => {
   }, 30_000);
 });
 
-describe('ipc under the tester: generated sequences', () => {
-  it('holds its contract over 20 generated runs', async () => {
-    const seed = Number(process.env.STRESS_SEED ?? 20_260_501);
-    const summary = await runStress({ strategy: 'ipc', runs: 20, seed, maxCommands: 12 });
-    expect(summary.status, formatSummary(summary)).toBe('passed');
-    expect(summary.runs).toBe(20);
-  }, 120_000);
-});
+strategyConformance('ipc', { seed: 20_260_501 });

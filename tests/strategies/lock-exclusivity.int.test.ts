@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { OwnerClient } from '../../src/owner/owner-client.js';
+import { OwnerClient } from '../../src/child-protocol/owner-client.js';
 import { liveChildCount } from '../../src/process/children.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import type { IntruderAccess, ProbeResult } from '../../src/tester/intruder/types.js';

@@ -13,11 +13,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { OwnerClient } from '../../src/child-protocol/owner-client.js';
 import { procWriteLockHolders } from '../../src/election/proc-locks.js';
 import { Database } from '../../src/index/database.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { OwnerClient } from '../../src/owner/owner-client.js';
 import { liveChildCount } from '../../src/process/children.js';
 import {
   CURRENT_FILE,
@@ -30,11 +30,11 @@ import {
   snapshotDir,
 } from '../../src/strategies/snapshot.js';
 import type { StrategyContext } from '../../src/strategies/strategy.js';
-import { runSequence, runStress } from '../../src/tester/harness.js';
+import { runSequence } from '../../src/tester/harness.js';
 import { fileContent, tokensIn } from '../../src/tester/tokens.js';
+import { strategyConformance } from '../support/strategy-conformance.js';
 import {
   acquire,
-  batch,
   checkpoint,
   close,
   del,
@@ -101,25 +101,6 @@ describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
     expect(searches(history).map((s) => s.seen)).toEqual([['zqaxa'], ['zqbxb'], ['zqaxa']]);
   });
 
-  it('searches racing a write see a prefix and never go backwards', async () => {
-    const history = await runSequence('snapshot', [
-      write(0, 'a', 1),
-      open(),
-      batch(
-        [
-          { mode: 'bm25', pick: 0 },
-          { mode: 'hybrid', pick: 0 },
-          { mode: 'vector', pick: 0 },
-          { mode: 'bm25', pick: 0 },
-        ],
-        0,
-        'b',
-      ),
-      search('bm25', 0),
-    ]);
-    expect(searches(history).at(-1)?.seen).toEqual(['zqbxb']);
-  });
-
   // The stress tester's intruder found this (FINDINGS, "The snapshot owner dropped its own
   // lock"): publishing with fs.copyFile closed a descriptor of the index in the owner process, and
   // POSIX dropped the owner's lock, so an outsider got in read-write after the first write.
@@ -142,15 +123,9 @@ describe('snapshot: hand-picked sequences (owner child, reader here)', () => {
     ]);
     expect(String(probes[0]?.detail?.error)).toMatch(/Conflicting lock is held/);
   });
-
-  it('passes 20 generated runs', async () => {
-    const summary = await runStress(
-      { strategy: 'snapshot', runs: 20, seed: 20261127, maxCommands: 12 },
-      { artifacts: false },
-    );
-    expect(summary.status, JSON.stringify(summary.counterexample?.steps)).toBe('passed');
-  });
 });
+
+strategyConformance('snapshot', { seed: 20261127 });
 
 describe('snapshot: publishing', () => {
   it('publishes an empty snapshot on acquire, so a reader opens at once', async () => {

@@ -19,7 +19,7 @@ export function duckdbLockMessage(path: string, holderPid: number, hint: boolean
   );
 }
 
-/** A raw @duckdb/node-api failure: a plain Error, no code, DuckDB's lock-conflict text naming the holder. */
+/** A raw @duckdb/node-api failure: a plain Error, no code, DuckDB's lock conflict text naming the holder. */
 export function expectDuckDBLockConflict(
   error: unknown,
   path: string,
@@ -29,7 +29,7 @@ export function expectDuckDBLockConflict(
   expect(error).toBeInstanceOf(Error);
   expect(Object.keys(error as object)).toEqual([]);
   expect((error as Error).message).toMatch(duckdbLockMessage(path, holderPid, hint));
-  expect(classifyDuckDBError(error)).toMatchObject({ kind: 'lock-conflict', holderPid });
+  expect(classifyDuckDBError(error)).toMatchObject({ kind: 'locked', holderPid });
 }
 
 /** An embecode open failure: EmbecodeError kind `locked`, DuckDB's text inside, the original as cause. */
@@ -39,7 +39,7 @@ export function expectEmbecodeLocked(error: unknown, holderPid: number): void {
   expect(locked.kind).toBe('locked');
   expect(locked.message).toContain('Conflicting lock is held');
   expect(locked.message).toContain(`(PID ${holderPid})`);
-  expect(classifyDuckDBError(locked.cause)).toMatchObject({ kind: 'lock-conflict', holderPid });
+  expect(classifyDuckDBError(locked.cause)).toMatchObject({ kind: 'locked', holderPid });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
-import { liveChildCount, spawnHelper, stopChild } from '../../src/process/children.js';
+import { closeStdinThenKill, liveChildCount, spawnHelper, stopChild } from '../../src/process/children.js';
+import { pidAlive } from '../../src/process/pid-alive.js';
 
 /**
  * Starts `dist/helpers/owner-process.js` as a real child process and waits for its `ready` line.
@@ -79,14 +80,8 @@ export async function startOwner(
     child,
     exited,
     stderr: () => stderr,
-    async stop(graceMs = 5000) {
-      stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+    stop(graceMs = 5000) {
+      return closeStdinThenKill(child, exited, graceMs);
     },
     async kill(signal = 'SIGKILL') {
       child.kill(signal);
@@ -151,19 +146,9 @@ export function startedPids(): readonly number[] {
   return startedPidList;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    return true; // EPERM: it exists, as someone else's process.
-  }
-}
-
 /** Throws, naming them, if any child started here is still registered or still alive. For afterAll. */
 export function assertNoSurvivors(): void {
-  const alive = startedPidList.filter(isAlive);
+  const alive = startedPidList.filter(pidAlive);
   const registered = liveChildCount();
   if (alive.length > 0 || registered > 0) {
     throw new Error(

@@ -3,6 +3,7 @@ import { type ServeEvent, ServeProcess } from '../../src/serve/serve.js';
 import { ipcTransport } from '../../src/serve/transport.js';
 import { makeDemoProject } from './demo-project.js';
 import { makeTempDir } from './temp-dir.js';
+import { waitUntil } from './wait-until.js';
 
 /**
  * An `embecode serve` owner running in the test process itself (so the test can do to its locks
@@ -39,12 +40,11 @@ export async function startInProcessServe(prefix: string, reindexEveryMs: number
 /** Waits until serve has caught up `count` times; fails saying how many it saw by `ms`. */
 export async function catchUps(events: readonly ServeEvent[], count: number, ms: number): Promise<void> {
   const seen = () => events.filter((e) => e.event === 'indexed').length;
-  const deadline = performance.now() + ms;
-  while (seen() < count) {
-    if (performance.now() > deadline)
-      throw new Error(`serve caught up ${seen()} times, not ${count}, within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(
+    () => seen() >= count,
+    ms,
+    () => `serve caught up ${seen()} times, not ${count}`,
+  );
 }
 
 export async function stopInProcessServes(): Promise<void> {

@@ -84,7 +84,7 @@ describe('an interrupted check', () => {
     const failure = {
       steps: [failedStep],
       stderr: '',
-      kind: 'lock-conflict',
+      kind: 'locked',
       message: `lock conflict: reader-1.open failed: ${LOCK}`,
       commands: [new OwnerWrite([])],
     };

@@ -36,7 +36,7 @@ const COUNTEREXAMPLE: Counterexample = {
   steps: STEPS,
   originalLength: 9,
   shrinks: 14,
-  kind: 'lock-conflict',
+  kind: 'locked',
   error: `lock conflict: reader.open failed: ${LOCK}\nsecond line`,
   replay: 'es1.abc',
   replayCommand: 'npx embecode-stress replay es1.abc',
@@ -65,7 +65,7 @@ describe('toReportStep', () => {
 
   it('keeps the error only when there is one, and drops history-only fields', () => {
     const failed = toReportStep(
-      event({ ok: false, error: 'boom', errorKind: 'duckdb', seen: ['x'], batch: 2, outcome: 'fail' }),
+      event({ ok: false, error: 'boom', errorKind: 'io', seen: ['x'], batch: 2, outcome: 'fail' }),
     );
     expect(failed).toEqual({
       actor: 'owner',

@@ -60,12 +60,12 @@ describe('runLine', () => {
     const cause = new StepFailure(
       { ...step, ok: false },
       'lock conflict: reader-1.open failed\nmore',
-      'lock-conflict',
+      'locked',
     );
     const line = runLine(SETTINGS, 3, { commands: [new OwnerDelete(1)], steps: [step], error: cause }, 5);
     expect(line).toMatchObject({
       outcome: 'failed',
-      kind: 'lock-conflict',
+      kind: 'locked',
       error: 'lock conflict: reader-1.open failed',
       replayCommands: [{ c: 'OwnerDelete', a: [1] }],
     });

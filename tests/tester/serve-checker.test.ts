@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ErrorKind } from '../../src/error-kind.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
 import { renderFile, spec } from '../../src/tester/content.js';
@@ -108,7 +109,7 @@ describe('serve checker', () => {
 
   it('a search or catch-up may be told to retry, but not fail otherwise or hang', async () => {
     const t = await setUp();
-    const fail = (op: string, errorKind: string) =>
+    const fail = (op: string, errorKind: ErrorKind) =>
       t.step({
         actor: 'serve-2',
         op,

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveChildCount, packageRoot } from '../../src/process/children.js';
@@ -8,6 +9,7 @@ import { runStress } from '../../src/tester/harness.js';
 import { decodeReplayToken } from '../../src/tester/replay-token.js';
 import type { StressSummary } from '../../src/tester/report.js';
 import { RunHistory, type RunLine } from '../../src/tester/run-history.js';
+import { holdsWithin } from '../support/wait-until.js';
 import { expectShrunkLockConflict, removeArtifact, traceShape } from './stress-expectations.js';
 
 /**
@@ -322,26 +324,16 @@ async function hasOwner(pids: readonly number[]): Promise<boolean> {
   });
 }
 
-async function emptiesWithin(dir: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (readdirSync(dir).length > 0) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
+function emptiesWithin(dir: string, ms: number): Promise<boolean> {
+  return holdsWithin(() => readdirSync(dir).length === 0, ms, 20);
 }
 
-async function diesWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
+function diesWithin(pid: number, ms: number): Promise<boolean> {
+  return holdsWithin(() => !runningNotZombie(pid), ms);
 }
 
 /** Running, not a zombie: a killed child whose parent died waits for init to reap it. */
-function isAlive(pid: number): boolean {
+function runningNotZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) Z/.test(stat);

@@ -137,7 +137,7 @@ describe('mergeSummaries', () => {
       steps: [],
       originalLength: 3,
       shrinks: 2,
-      kind: 'lock-conflict',
+      kind: 'locked',
       error: 'lock conflict',
       replay: 'es1.x',
       replayCommand: 'npx embecode-stress replay es1.x',

@@ -1,5 +1,5 @@
+import type { OwnerOp } from '../../child-protocol/owner-service.js';
 import { RemoteError } from '../../errors.js';
-import type { OwnerOp } from '../../owner/protocol.js';
 import type { StepEvent, WrittenFile } from '../history.js';
 import type { Recorder } from './recorder.js';
 

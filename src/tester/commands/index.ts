@@ -33,6 +33,14 @@ export interface CommandOptions {
   readonly intruder?: boolean;
 }
 
+/**
+ * `fc.commands` picks each entry of its list alike and takes no weights: an entry listed `n`
+ * times is picked `n` times as often. Searches and batches, the point of a run, weigh most.
+ */
+function weighted<T>(n: number, entry: () => T): T[] {
+  return Array.from({ length: n }, entry);
+}
+
 /** Every command the tester may generate; fast-check picks among them and shrinks the sequence. */
 export function stressCommands(
   options: CommandOptions,
@@ -41,9 +49,8 @@ export function stressCommands(
   const nemesis = [
     fc.constant(new KillOwner()),
     fc.tuple(files, fc.nat({ max: 30 })).map(([f, ms]) => new KillDuringWrite(f, ms)),
-    // Twice, on purpose: after a kill almost nothing else can run, so recovery must come soon.
-    fc.constant(new RestartOwner()),
-    fc.constant(new RestartOwner()),
+    // Weight 2: after a kill almost nothing else can run, so recovery must come soon.
+    ...weighted(2, () => fc.constant(new RestartOwner())),
     reader.map((r) => new KillReader(r)),
   ];
   const batchOwner: fc.Arbitrary<BatchOwnerOp> = fc.oneof(
@@ -90,21 +97,15 @@ export function stressCommands(
       ([owner, searches, ownerDelay, intruder, stream]) =>
         new ParallelBatch(owner, searches, ownerDelay, intruder, stream),
     );
-  // fast-check picks each entry alike: repeats weigh searches and batches, the point of a run.
   const readerCommands =
     options.readers === 0
       ? []
       : [
           reader.map((r) => new ReaderOpen(r)),
           reader.map((r) => new ReaderClose(r)),
-          search,
-          search,
-          search,
-          search,
-          repeat,
-          repeat,
-          batch,
-          batch,
+          ...weighted(4, () => search),
+          ...weighted(2, () => repeat),
+          ...weighted(2, () => batch),
         ];
   return [
     ...(options.faults === true ? nemesis : []),
@@ -115,8 +116,8 @@ export function stressCommands(
             .map(([t, a]) => new IntruderProbe(t, a)),
         ]
       : []),
-    ...Array.from({ length: 3 }, () => files.map((f) => new OwnerWrite(f))),
-    ...Array.from({ length: 2 }, () => slot.map((s) => new OwnerDelete(s))),
+    ...weighted(3, () => files.map((f) => new OwnerWrite(f))),
+    ...weighted(2, () => slot.map((s) => new OwnerDelete(s))),
     fc.constant(new OwnerCheckpoint()),
     fc.constant(new OwnerRelease()),
     fc.constant(new OwnerAcquire()),

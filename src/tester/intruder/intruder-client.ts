@@ -1,6 +1,6 @@
+import { ProtocolClient } from '../../child-protocol/client.js';
+import type { PROTOCOL_VERSION } from '../../child-protocol/messages.js';
 import { EmbecodeError } from '../../errors.js';
-import type { OWNER_PROTOCOL_VERSION } from '../../owner/protocol.js';
-import { ProtocolClient } from '../../process/protocol-client.js';
 import {
   INTRUDER_HELLO,
   INTRUDER_PROTOCOL_VERSION,
@@ -10,7 +10,7 @@ import {
 } from './types.js';
 
 // Fails to compile when the two protocol numbers drift apart (the child's hello would be refused).
-const sameProtocol: typeof OWNER_PROTOCOL_VERSION = INTRUDER_PROTOCOL_VERSION;
+const sameProtocol: typeof PROTOCOL_VERSION = INTRUDER_PROTOCOL_VERSION;
 void sameProtocol;
 
 /** A probe opens, reads, may write and checkpoint, and closes: a handful of steps, each bounded. */

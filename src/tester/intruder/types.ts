@@ -1,11 +1,11 @@
 /**
- * The intruder's side of the JSON-lines protocol (src/owner/protocol.ts). Kept free of runtime
+ * The intruder's side of the JSON-lines protocol (src/child-protocol/messages.ts). Kept free of runtime
  * imports from the rest of embecode: helpers/stress-intruder.ts stands for a program that is not
  * embecode, so nothing of embecode's may run inside it, only these shapes.
  */
 
 /**
- * Must equal OWNER_PROTOCOL_VERSION: ProtocolClient refuses a hello with any other number.
+ * Must equal PROTOCOL_VERSION: ProtocolClient refuses a hello with any other number.
  * intruder-client.ts checks the two agree when it compiles.
  */
 export const INTRUDER_PROTOCOL_VERSION = 1;

@@ -1,17 +1,13 @@
 import { createInterface } from 'node:readline';
 import { messageOf } from '../index/duckdb-errors.js';
 import { createDefaultEmbedder, type Embedder } from '../index/embedder.js';
-import { decodeRequest, salvageId } from '../owner/line-codec.js';
-import {
-  OWNER_PROTOCOL_VERSION,
-  type OwnerHello,
-  type OwnerReply,
-  type OwnerRequest,
-} from '../owner/protocol.js';
 import { getStrategy } from '../strategies/registry.js';
 import type { Strategy } from '../strategies/strategy.js';
+import { decodeRequest, salvageId } from './codec.js';
+import { dispatch, type OpTable, opsOf } from './dispatch.js';
+import { type Hello, PROTOCOL_VERSION, type Reply, type Request } from './messages.js';
 
-function send(message: OwnerReply | OwnerHello): void {
+function send(message: Reply | Hello): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
@@ -24,9 +20,9 @@ function send(message: OwnerReply | OwnerHello): void {
  * `shutdown`, once every request has been answered.
  */
 export async function serveLines(
-  hello: OwnerHello,
+  hello: Hello,
   ops: ReadonlySet<string>,
-  handle: (request: OwnerRequest) => Promise<OwnerReply>,
+  handle: (request: Request) => Promise<Reply>,
   concurrent = false,
 ): Promise<void> {
   const inFlight = new Set<Promise<void>>();
@@ -34,7 +30,7 @@ export async function serveLines(
   send(hello);
   for await (const line of lines) {
     if (line.trim() === '') continue;
-    let request: OwnerRequest;
+    let request: Request;
     try {
       request = decodeRequest(line, ops);
     } catch (error) {
@@ -73,9 +69,9 @@ export function strategyArg(argv: readonly string[], helper: string): string {
   return name;
 }
 
-/** What a protocol child serves: one handler per request, one clean-up at the end. */
+/** What a protocol child serves: its op table (one handler per op) and one clean-up at the end. */
 export interface LineService {
-  handle(request: OwnerRequest): Promise<OwnerReply>;
+  readonly ops: OpTable;
   close(): Promise<void>;
 }
 
@@ -86,7 +82,6 @@ export interface LineService {
 export function runProtocolChild(
   name: string,
   hello: string,
-  ops: ReadonlySet<string>,
   createService: (strategy: Strategy, embedder: Embedder) => LineService,
   concurrent = false,
 ): void {
@@ -95,9 +90,9 @@ export function runProtocolChild(
     const service = createService(strategy, createDefaultEmbedder());
     try {
       await serveLines(
-        { hello, protocol: OWNER_PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
-        ops,
-        (request) => service.handle(request),
+        { hello, protocol: PROTOCOL_VERSION, pid: process.pid, strategy: strategy.name },
+        opsOf(service.ops),
+        (request) => dispatch(service.ops, request),
         concurrent,
       );
     } finally {

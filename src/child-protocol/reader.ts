@@ -1,17 +1,17 @@
 import { EmbecodeError, RemoteError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
-import { answer, type OwnerReply, type OwnerRequest } from '../owner/protocol.js';
-import type { ProtocolClient } from '../process/protocol-client.js';
 import type { ReaderSide, Strategy } from '../strategies/strategy.js';
+import type { ProtocolClient } from './client.js';
+import type { OpTable } from './dispatch.js';
 
 /**
  * A reader in a process of its own (helpers/stress-reader.js), so that faults can SIGKILL it,
  * even while it holds a READ_ONLY lock. The child runs the strategy's real reader side; this
- * process talks to it over the same JSON-lines protocol as the owner child.
+ * process talks to it over the same JSON-lines protocol as the owner child, with ops of its own.
  */
 
-export const READER_OPS: ReadonlySet<string> = new Set(['attach', 'open', 'close', 'search', 'shutdown']);
+export type ReaderOp = 'attach' | 'open' | 'close' | 'search' | 'shutdown';
 
 /** The child side: one strategy reader per run (`attach` starts a new run on a new file). */
 export class ReaderService {
@@ -22,45 +22,39 @@ export class ReaderService {
     private readonly embedder: Embedder,
   ) {}
 
-  handle(request: OwnerRequest): Promise<OwnerReply> {
-    return answer(request, () => this.dispatch(request));
-  }
+  readonly ops: OpTable<ReaderOp> = {
+    attach: async (args) => {
+      await this.close();
+      this.reader = this.strategy.createReader({
+        dbPath: String(args.db),
+        workDir: String(args.dir),
+        embedder: this.embedder,
+      });
+      return null;
+    },
+    open: async () => {
+      await this.current().open();
+      return null;
+    },
+    close: async () => {
+      await this.current().close();
+      return null;
+    },
+    search: (args) =>
+      this.current().search(String(args.query), {
+        mode: String(args.mode) as SearchMode,
+        topK: Number(args.topK),
+        ...(typeof args.pathPrefix === 'string' ? { pathPrefix: args.pathPrefix } : {}),
+      }),
+    shutdown: async () => {
+      await this.close();
+      return null;
+    },
+  };
 
   async close(): Promise<void> {
     await this.reader?.close();
     this.reader = undefined;
-  }
-
-  private async dispatch(request: OwnerRequest): Promise<unknown> {
-    const args = request.args ?? {};
-    // Reader ops share the owner protocol's frame, not its op names (READER_OPS is checked on decode).
-    switch (request.op as string) {
-      case 'attach':
-        await this.close();
-        this.reader = this.strategy.createReader({
-          dbPath: String(args.db),
-          workDir: String(args.dir),
-          embedder: this.embedder,
-        });
-        return null;
-      case 'open':
-        await this.current().open();
-        return null;
-      case 'close':
-        await this.current().close();
-        return null;
-      case 'search':
-        return this.current().search(String(args.query), {
-          mode: String(args.mode) as SearchMode,
-          topK: Number(args.topK),
-          ...(typeof args.pathPrefix === 'string' ? { pathPrefix: args.pathPrefix } : {}),
-        });
-      case 'shutdown':
-        await this.close();
-        return null;
-      default:
-        throw new EmbecodeError('protocol', `unknown reader op '${request.op}'`);
-    }
   }
 
   private current(): ReaderSide {

@@ -2,7 +2,34 @@ import { EmbecodeError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import { prepareFile } from '../index/prepare.js';
 import type { OwnerSide, Strategy } from '../strategies/strategy.js';
-import { answer, type OwnerReply, type OwnerRequest, type OwnerStatus, type WriteArgs } from './protocol.js';
+import { dispatch, type OpTable } from './dispatch.js';
+import type { Reply, Request } from './messages.js';
+
+export const OWNER_OPS = [
+  'open',
+  'write',
+  'delete',
+  'checkpoint',
+  'release',
+  'acquire',
+  'status',
+  'shutdown',
+] as const;
+
+export type OwnerOp = (typeof OWNER_OPS)[number];
+
+export interface WriteArgs {
+  readonly path: string;
+  readonly content: string;
+}
+
+export interface OwnerStatus {
+  readonly pid: number;
+  readonly holding: boolean;
+  readonly db: string | null;
+  readonly files: number;
+  readonly chunks: number;
+}
 
 /**
  * What the owner does for each protocol request, independent of how requests arrive. The owner
@@ -18,48 +45,49 @@ export class OwnerService {
     private readonly embedder: Embedder,
   ) {}
 
-  /** Handles one request; never throws: failures become `ok: false` replies. */
-  handle(request: OwnerRequest): Promise<OwnerReply> {
-    return answer(request, () => this.dispatch(request));
+  /** The owner child's ops. `open` opens (or re-opens) the index at `db` as owner, closing any
+   * index open before; `release` closes every connection and the instance, so the OS lock is free
+   * when the reply arrives; `acquire` re-opens the last index after a release. */
+  readonly ops: OpTable<OwnerOp> = {
+    open: (args) => this.open(stringArg(args, 'db'), stringArg(args, 'dir')),
+    write: async (args) => {
+      const files = writeArgs(args);
+      // Chunk and embed before touching the index, so the write lock is held only for inserts.
+      const prepared = await Promise.all(files.map((f) => prepareFile(f.path, f.content, this.embedder)));
+      await this.owner().write(prepared);
+      return { files: prepared.length, chunks: prepared.reduce((n, f) => n + f.chunks.length, 0) };
+    },
+    delete: async (args) => {
+      await this.owner().delete(stringListArg(args, 'paths'));
+      return null;
+    },
+    checkpoint: async () => {
+      await this.owner().checkpoint();
+      return null;
+    },
+    release: async () => {
+      await this.owner().release();
+      return null;
+    },
+    acquire: async () => {
+      await this.owner().acquire();
+      return null;
+    },
+    status: () => this.status(),
+    shutdown: async () => {
+      await this.close();
+      return null;
+    },
+  };
+
+  /** Handles one request as the child would (the bench's in-process floor calls it); never throws. */
+  handle(request: Request): Promise<Reply> {
+    return dispatch(this.ops, request);
   }
 
   async close(): Promise<void> {
     await this.side?.close();
     this.side = undefined;
-  }
-
-  private async dispatch(request: OwnerRequest): Promise<unknown> {
-    const args = request.args ?? {};
-    switch (request.op) {
-      case 'open':
-        return this.open(stringArg(args, 'db'), stringArg(args, 'dir'));
-      case 'write': {
-        const files = writeArgs(args);
-        // Chunk and embed before touching the index, so the write lock is held only for inserts.
-        const prepared = await Promise.all(files.map((f) => prepareFile(f.path, f.content, this.embedder)));
-        await this.owner().write(prepared);
-        return { files: prepared.length, chunks: prepared.reduce((n, f) => n + f.chunks.length, 0) };
-      }
-      case 'delete':
-        await this.owner().delete(stringListArg(args, 'paths'));
-        return null;
-      case 'checkpoint':
-        await this.owner().checkpoint();
-        return null;
-      case 'release':
-        await this.owner().release();
-        return null;
-      case 'acquire':
-        await this.owner().acquire();
-        return null;
-      case 'status':
-        return this.status();
-      case 'shutdown':
-        await this.close();
-        return null;
-      default:
-        throw new EmbecodeError('protocol', `unknown op '${String(request.op)}'`);
-    }
   }
 
   private async open(db: string, dir: string): Promise<null> {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
-import { spawnHelper, stopChild } from '../process/children.js';
+import { closeStdinThenKill, spawnHelper, stopChild } from '../../src/process/children.js';
 
 /**
  * Parent-side handles on `dist/helpers/election-candidate.js` processes, shared by the election
@@ -140,14 +140,8 @@ export function startCandidate(args: readonly string[]): Candidate {
     send(line) {
       stdin.write(`${line}\n`);
     },
-    async stop(graceMs = 5000) {
-      stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+    stop(graceMs = 5000) {
+      return closeStdinThenKill(child, exited, graceMs);
     },
     async kill(signal = 'SIGKILL') {
       child.kill(signal);

@@ -2,14 +2,14 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { EmbecodeError } from '../errors.js';
-import { OWNER_PROTOCOL_VERSION, type OwnerHello, type OwnerReply } from '../owner/protocol.js';
-import { spawnHelper, stopChild } from './children.js';
+import { closeStdinThenKill, spawnHelper, stopChild } from '../process/children.js';
+import { type Hello, PROTOCOL_VERSION, type Reply } from './messages.js';
 
 const STDERR_KEEP = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * Drives one real child process over the JSON-lines protocol of src/owner/protocol.ts (the
+ * Drives one real child process over the JSON-lines protocol of src/child-protocol/messages.ts (the
  * tester's owner and reader children both speak it). Replies are matched to requests by id; the
  * child's stderr is kept (the last 64 KiB) for failure traces.
  */
@@ -20,7 +20,7 @@ export class ProtocolClient {
     {
       readonly op: string;
       readonly since: number;
-      resolve: (reply: OwnerReply) => void;
+      resolve: (reply: Reply) => void;
       reject: (e: Error) => void;
     }
   >();
@@ -30,7 +30,7 @@ export class ProtocolClient {
 
   private constructor(
     private readonly child: ResultPromise,
-    readonly hello: OwnerHello,
+    readonly hello: Hello,
     lines: AsyncIterableIterator<string>,
   ) {
     this.pid = hello.pid;
@@ -65,8 +65,8 @@ export class ProtocolClient {
           `${helper} child for '${strategy}' exited before saying hello (exit ${child.exitCode ?? child.signalCode}): ${stderr.trim() || 'no stderr'}`,
         );
       }
-      const hello = JSON.parse(first.value) as OwnerHello;
-      if (typeof hello.hello !== 'string' || hello.protocol !== OWNER_PROTOCOL_VERSION) {
+      const hello = JSON.parse(first.value) as Hello;
+      if (typeof hello.hello !== 'string' || hello.protocol !== PROTOCOL_VERSION) {
         await stopChild(child);
         throw new EmbecodeError(
           'protocol',
@@ -94,7 +94,7 @@ export class ProtocolClient {
   }
 
   /** Sends one request and resolves with its reply; rejects only if the child dies or times out. */
-  request(op: string, args?: Record<string, unknown>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<OwnerReply> {
+  request(op: string, args?: Record<string, unknown>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Reply> {
     if (this.exited) {
       return Promise.reject(
         new EmbecodeError('died', `${this.hello.hello} ${this.pid} has exited; ${this.stderrTail()}`),
@@ -102,7 +102,7 @@ export class ProtocolClient {
     }
     const id = this.nextId++;
     const request = { id, op, ...(args === undefined ? {} : { args }) };
-    return new Promise<OwnerReply>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(
@@ -137,13 +137,11 @@ export class ProtocolClient {
 
   /** Asks the child to close its index and exit; kills it if it does not within `graceMs`. */
   async stop(graceMs = 3000): Promise<void> {
-    if (!this.exited) (this.child.stdin as Writable).end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    try {
-      await this.child.catch(() => undefined);
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeStdinThenKill(
+      this.child,
+      this.child.catch(() => undefined),
+      graceMs,
+    );
   }
 
   /** Kills the child at once (a fault, or cleanup after a failure). */
@@ -155,9 +153,9 @@ export class ProtocolClient {
   private async readReplies(lines: AsyncIterableIterator<string>): Promise<void> {
     try {
       for await (const line of { [Symbol.asyncIterator]: () => lines }) {
-        let reply: OwnerReply;
+        let reply: Reply;
         try {
-          reply = JSON.parse(line) as OwnerReply;
+          reply = JSON.parse(line) as Reply;
         } catch {
           this.stderrText += `\n[non-protocol stdout] ${line}`;
           continue;

@@ -1,16 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeRequest, salvageId } from '../../src/child-protocol/codec.js';
+import { OWNER_OPS } from '../../src/child-protocol/owner-service.js';
 import { EmbecodeError } from '../../src/errors.js';
-import { decodeRequest, salvageId } from '../../src/owner/line-codec.js';
-import { OWNER_OPS } from '../../src/owner/protocol.js';
 
 const OPS = OWNER_OPS;
+const OP_SET: ReadonlySet<string> = new Set(OWNER_OPS);
 
 /** Decoding `line` fails with a one-line protocol error matching `message`. */
 function expectProtocolError(line: string, message: RegExp): void {
   let caught: unknown;
   try {
-    decodeRequest(line);
+    decodeRequest(line, OP_SET);
   } catch (error) {
     caught = error;
   }
@@ -23,12 +24,19 @@ function expectProtocolError(line: string, message: RegExp): void {
 describe('decodeRequest', () => {
   it('accepts every op, with and without args', () => {
     for (const [i, op] of OPS.entries()) {
-      expect(decodeRequest(JSON.stringify({ id: i, op }))).toEqual({ id: i, op });
+      expect(decodeRequest(JSON.stringify({ id: i, op }), OP_SET)).toEqual({ id: i, op });
       const args = { db: '/tmp/x/index.duckdb', files: [{ path: 'a.ts', content: 'x' }] };
-      expect(decodeRequest(JSON.stringify({ id: i, op, args }))).toEqual({ id: i, op, args });
+      expect(decodeRequest(JSON.stringify({ id: i, op, args }), OP_SET)).toEqual({ id: i, op, args });
     }
-    expect(decodeRequest('  {"op":"status","id":-3,"extra":true}  ')).toEqual({ id: -3, op: 'status' });
-    expect(decodeRequest('{"id":1e3,"op":"status","args":{}}')).toEqual({ id: 1000, op: 'status', args: {} });
+    expect(decodeRequest('  {"op":"status","id":-3,"extra":true}  ', OP_SET)).toEqual({
+      id: -3,
+      op: 'status',
+    });
+    expect(decodeRequest('{"id":1e3,"op":"status","args":{}}', OP_SET)).toEqual({
+      id: 1000,
+      op: 'status',
+      args: {},
+    });
   });
 
   it('round-trips any valid request', () => {
@@ -39,7 +47,7 @@ describe('decodeRequest', () => {
         fc.option(fc.dictionary(fc.string(), fc.jsonValue()), { nil: undefined }),
         (id, op, args) => {
           const request = { id, op, ...(args === undefined ? {} : { args }) };
-          expect(decodeRequest(JSON.stringify(request))).toEqual(JSON.parse(JSON.stringify(request)));
+          expect(decodeRequest(JSON.stringify(request), OP_SET)).toEqual(JSON.parse(JSON.stringify(request)));
         },
       ),
     );
@@ -98,7 +106,7 @@ describe('decodeRequest', () => {
     fc.assert(
       fc.property(lines, (line) => {
         try {
-          const request = decodeRequest(line);
+          const request = decodeRequest(line, OP_SET);
           expect(Number.isInteger(request.id)).toBe(true);
           expect(OPS).toContain(request.op);
         } catch (error) {

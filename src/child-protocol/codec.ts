@@ -1,8 +1,5 @@
 import { EmbecodeError } from '../errors.js';
-import { OWNER_OPS, type OwnerRequest } from './protocol.js';
-
-/** The owner child's operations; other protocol children pass their own set. */
-export const OWNER_OP_SET: ReadonlySet<string> = new Set(OWNER_OPS);
+import type { Request } from './messages.js';
 
 /** A piece of a request as an error message shows it: one line, at most 80 characters, never throwing. */
 function shown(value: unknown): string {
@@ -16,7 +13,7 @@ function oneLine(text: string): string {
 }
 
 /** Parses one request line; a bad line is an EmbecodeError('protocol') that names what is wrong. */
-export function decodeRequest(line: string, ops: ReadonlySet<string> = OWNER_OP_SET): OwnerRequest {
+export function decodeRequest(line: string, ops: ReadonlySet<string>): Request {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -38,7 +35,7 @@ export function decodeRequest(line: string, ops: ReadonlySet<string> = OWNER_OP_
   }
   return {
     id: record.id,
-    op: record.op as OwnerRequest['op'],
+    op: record.op,
     ...(args === undefined ? {} : { args: args as Record<string, unknown> }),
   };
 }

@@ -1,4 +1,4 @@
-import { ProtocolClient } from '../process/protocol-client.js';
+import { ProtocolClient } from './client.js';
 
 /** A real owner child (helpers/stress-owner.js) driven over the owner protocol. */
 export type OwnerClient = ProtocolClient;
