@@ -115,18 +115,48 @@ function formatArgs(args: Readonly<Record<string, unknown>>): string {
     .join(', ');
 }
 
-/** The minimal trace as numbered lines a person reads in seconds. */
+/** Runs of at least this many alike steps in a row (a streamed search) print as one line. */
+const FOLD_AT = 3;
+
+/** What a trace line shows of a step, but its duration: steps with the same one read alike. */
+function stepLine(step: ReportStep): string {
+  const outcome = step.ok ? 'ok   ' : step.outcome === 'info' ? 'INFO ' : 'ERROR';
+  const call = `${step.actor}.${step.op}(${formatArgs(step.args)})`;
+  return `${call.padEnd(44)} ${outcome}`;
+}
+
+/**
+ * The minimal trace as numbered lines a person reads in seconds. Alike steps in a row (a reader
+ * streaming one search) fold into one line, `8-13. ... x6`, numbered as the steps they stand for.
+ */
 export function formatSteps(steps: readonly ReportStep[]): string {
   const width = String(steps.length).length;
-  return steps
-    .map((step, i) => {
-      const number = String(i + 1).padStart(width);
-      const outcome = step.ok ? 'ok   ' : step.outcome === 'info' ? 'INFO ' : 'ERROR';
-      const call = `${step.actor}.${step.op}(${formatArgs(step.args)})`;
-      const error = step.error === undefined ? '' : `\n${' '.repeat(width + 4)}${firstLine(step.error)}`;
-      return `  ${number}. ${call.padEnd(44)} ${outcome} ${step.ms.toFixed(1).padStart(7)} ms${error}`;
-    })
-    .join('\n');
+  const lines: string[] = [];
+  for (let i = 0; i < steps.length; ) {
+    const step = steps[i] as ReportStep;
+    const line = stepLine(step);
+    const errorText = step.error === undefined ? undefined : firstLine(step.error);
+    let j = i + 1;
+    while (j < steps.length) {
+      const next = steps[j] as ReportStep;
+      const nextError = next.error === undefined ? undefined : firstLine(next.error);
+      if (stepLine(next) !== line || nextError !== errorText) break;
+      j++;
+    }
+    const count = j - i;
+    const folded = count >= FOLD_AT;
+    const end = folded ? j : i + 1;
+    const numbers = folded ? `${i + 1}-${end}` : String(i + 1);
+    const group = steps.slice(i, end);
+    const ms = group.map((s) => s.ms);
+    const duration = folded
+      ? `${Math.min(...ms).toFixed(1)}-${Math.max(...ms).toFixed(1)} ms x${count}`
+      : `${step.ms.toFixed(1).padStart(7)} ms`;
+    const error = errorText === undefined ? '' : `\n${' '.repeat(width + 4)}${errorText}`;
+    lines.push(`  ${numbers.padStart(width)}. ${line} ${duration}${error}`);
+    i = end;
+  }
+  return lines.join('\n');
 }
 
 function firstLine(text: string): string {

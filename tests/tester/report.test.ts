@@ -110,6 +110,33 @@ describe('formatSteps', () => {
   it('prints nothing for no steps', () => {
     expect(formatSteps([])).toBe('');
   });
+
+  it('folds three or more alike steps in a row (a streamed search) into one line numbered as they were', () => {
+    const search = (ms: number, error?: string): ReportStep => ({
+      actor: 'reader-2',
+      op: 'search',
+      args: { mode: 'vector', query: 'zqabsent', topK: 17 },
+      ok: error === undefined,
+      ...(error === undefined ? {} : { error }),
+      ms,
+    });
+    const steps = [
+      STEPS[0] as ReportStep,
+      search(5),
+      search(6),
+      search(9, 'index x is closed'),
+      search(7, 'index x is closed'),
+      search(8, 'index x is closed'),
+      search(4),
+    ];
+    const lines = formatSteps(steps).split('\n');
+    expect(lines).toHaveLength(6);
+    expect(lines[1]).toMatch(/^ {2}2\. reader-2\.search\(.*\) +ok +5\.0 ms$/);
+    expect(lines[2]).toMatch(/^ {2}3\. reader-2\.search/);
+    expect(lines[3]).toMatch(/^ {2}4-6\. reader-2\.search\(.*\) +ERROR 7\.0-9\.0 ms x3$/);
+    expect(lines[4]).toBe('     index x is closed');
+    expect(lines[5]).toMatch(/^ {2}7\. /);
+  });
 });
 
 describe('formatSummary', () => {
