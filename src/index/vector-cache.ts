@@ -192,7 +192,8 @@ export class VectorCache {
       path: this.paths[slot] as string,
       startLine: this.starts[slot] as number,
       endLine: this.ends[slot] as number,
-      score: scores[slot] as number,
+      // The rounded key, as the SQL ranking returns: the same score whichever computed it.
+      score: roundLikeDuckDB(scores[slot] as number, VECTOR_RANK_DECIMALS),
     }));
   }
 

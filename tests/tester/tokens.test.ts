@@ -46,7 +46,7 @@ describe('makeToken', () => {
 });
 
 describe('tokensIn and fileContent', () => {
-  it('finds exactly the token of a file body, which the project tokenizer keeps whole', () => {
+  it('finds exactly the token of a file body, whose one term is what a search for the token asks', () => {
     fc.assert(
       fc.property(
         sequence,
@@ -60,11 +60,23 @@ describe('tokensIn and fileContent', () => {
           expect(content.split('\n')).toHaveLength(filler + 5);
           expect(new Set(tokensIn(content))).toEqual(new Set([token]));
           expect(tokensIn(content)).toHaveLength(2);
+          // The tokenizer stems (`zqaxs` is the term `zqax`), the same for the query as for the body.
+          const asked = tokenize(token);
+          expect(asked).toHaveLength(1);
           const terms = tokenize(content);
-          expect(terms).toContain(token);
-          expect(terms.filter((t) => t.startsWith(TOKEN_PREFIX) && t !== token)).toEqual([]);
+          expect(terms).toContain(asked[0]);
+          expect(terms.filter((t) => t.startsWith(TOKEN_PREFIX) && t !== asked[0])).toEqual([]);
         },
       ),
+    );
+  });
+
+  it('gives tokens of different writes different terms, stemmed or not: one right answer each', () => {
+    fc.assert(
+      fc.property(sequence, suffix, sequence, suffix, (n1, s1, n2, s2) => {
+        fc.pre(n1 !== n2);
+        expect(tokenize(makeToken(n1, s1))).not.toEqual(tokenize(makeToken(n2, s2)));
+      }),
     );
   });
 
