@@ -58,6 +58,13 @@ export function tokenPool(m: Readonly<ServeModel>, pool: TokenPool): string[] {
   return chosen.length > 0 ? chosen : m.written;
 }
 
+function hasPool(m: Readonly<ServeModel>, pool: Exclude<TokenPool, 'written'>): boolean {
+  const onDisk = new Set(m.files.filter((t): t is string => t !== undefined));
+  return pool === 'acknowledged'
+    ? m.acknowledged.some((t) => onDisk.has(t))
+    : m.written.some((t) => !onDisk.has(t));
+}
+
 /** After an acknowledged catch-up: what was on disk when it was asked for is now a must-see. */
 function acknowledge(
   m: ServeModel,
@@ -288,9 +295,14 @@ export class Search implements ServeCommand {
     readonly spec: SearchSpec,
     readonly pool: TokenPool = 'written',
   ) {}
-  /** Searches that mean to find something wait for something written; `written` ones may come first. */
+  /**
+   * A search for an acknowledged (or a gone) token waits until there is one: asked earlier, it would
+   * only repeat a `written` search, whose results the contract allows to be empty; and any search
+   * waits for a first write (before it, every list is empty and proves little).
+   */
   check(m: Readonly<ServeModel>): boolean {
-    return aliveCount(m) > 0 && (this.pool === 'written' || m.written.length > 0);
+    if (aliveCount(m) === 0 || m.written.length === 0) return false;
+    return this.pool === 'written' || hasPool(m, this.pool);
   }
   async run(m: ServeModel, real: ServeWorld): Promise<void> {
     const via = real.serve(liveSlot(m, this.via));
@@ -418,7 +430,10 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
   ];
   // fast-check picks each entry alike: repeats weigh changes, catch-ups and searches, the steps
   // whose interleaving with starts and stops the contract is about.
+  // Searches weigh most: a search needs a live serve and (mostly) something written, so many
+  // generated ones are dropped early in a run or after kills.
   return [
+    start,
     start,
     start,
     change,
@@ -428,6 +443,8 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
     catchUp,
     catchUp,
     catchUp,
+    search,
+    search,
     search,
     search,
     search,
