@@ -296,17 +296,30 @@ export class Search implements ServeCommand {
     readonly pool: TokenPool = 'written',
   ) {}
   /**
-   * A search for an acknowledged (or a gone) token waits until there is one: asked earlier, it would
-   * only repeat a `written` search, whose results the contract allows to be empty; and any search
-   * waits for a first write (before it, every list is empty and proves little).
+   * Any search waits for a first write (before it, every list is empty and proves little); one for
+   * a gone token waits until there is one.
    */
   check(m: Readonly<ServeModel>): boolean {
     if (aliveCount(m) === 0 || m.written.length === 0) return false;
-    return this.pool === 'written' || hasPool(m, this.pool);
+    return this.pool !== 'gone' || hasPool(m, 'gone');
   }
+  /**
+   * A search for an acknowledged token with none acknowledged on disk asks for a catch-up first,
+   * through the same serve (a step of its own, as `embecode index` then `embecode search` would):
+   * the "must see" half of the contract needs acknowledged tokens to judge.
+   */
   async run(m: ServeModel, real: ServeWorld): Promise<void> {
-    const via = real.serve(liveSlot(m, this.via));
+    let via = real.serve(liveSlot(m, this.via));
     if (via === undefined) return;
+    if (this.pool === 'acknowledged' && !hasPool(m, 'acknowledged')) {
+      const onDisk = [...m.files];
+      const asked = await via.catchUp(requestTimeout(real));
+      syncAlive(m, real);
+      acknowledge(m, onDisk, asked);
+      await real.check(asked);
+      via = real.serve(liveSlot(m, this.via));
+      if (via === undefined || aliveCount(m) === 0) return;
+    }
     const event = await via.search(
       resolveSearch({ written: tokenPool(m, this.pool) }, this.spec),
       requestTimeout(real),
@@ -430,8 +443,8 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
   ];
   // fast-check picks each entry alike: repeats weigh changes, catch-ups and searches, the steps
   // whose interleaving with starts and stops the contract is about.
-  // Searches weigh most: a search needs a live serve and (mostly) something written, so many
-  // generated ones are dropped early in a run or after kills.
+  // Searches and the changes they look for weigh most: a search needs a live serve, something
+  // written and (mostly) acknowledged, so many generated ones are dropped early in a run.
   return [
     start,
     start,
@@ -439,7 +452,10 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
     change,
     change,
     change,
+    change,
+    change,
     fileSlot.map((s) => new DeleteFile(s)),
+    catchUp,
     catchUp,
     catchUp,
     catchUp,
