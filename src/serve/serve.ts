@@ -565,8 +565,13 @@ export class ServeProcess {
         error: messageOf(error).split('\n')[0] ?? '',
         at: nowMs(),
       };
+      // A project gone for a while fails every interval the same way: say it once, not every
+      // few seconds, until something changes (a success, another error, a requested catch-up).
+      const previous = this.lastIndex;
+      const repeat =
+        reason === 'interval' && previous?.event === 'index-failed' && previous.error === event.error;
       this.lastIndex = event;
-      this.emit(event);
+      if (!repeat) this.emit(event);
       return event;
     }
   }

@@ -27,6 +27,12 @@ export interface Reach {
   readonly undetermined: number;
   /** Searches told to retry while the owner went away. */
   readonly toldToRetry: number;
+  /** Serve target: searches overlapping an owner's stop and the takeover after it. */
+  readonly searchesDuringTakeover: number;
+  /** Serve target: catch-up requests the owner acknowledged. */
+  readonly catchUpsAcknowledged: number;
+  /** Serve target: SIGKILLs and SIGTERMs sent while a search or catch-up was in flight. */
+  readonly killsMidRequest: number;
 }
 
 export const NO_REACH: Reach = {
@@ -43,7 +49,22 @@ export const NO_REACH: Reach = {
   intruderGotIn: 0,
   undetermined: 0,
   toldToRetry: 0,
+  searchesDuringTakeover: 0,
+  catchUpsAcknowledged: 0,
+  killsMidRequest: 0,
 };
+
+const isServeKill = (e: StepEvent) => e.actor === 'nemesis' && (e.op === 'sigkill' || e.op === 'sigterm');
+
+/** Serve target: from each owner's kill to the end of the takeover that followed it. */
+function takeoverWindows(history: readonly StepEvent[]): { start: number; end: number }[] {
+  return history
+    .filter((e) => isServeKill(e) && e.args.owner === true)
+    .map((kill) => {
+      const took = history.find((t) => t.actor === 'nemesis' && t.op === 'takeover' && t.start >= kill.end);
+      return { start: kill.start, end: took?.end ?? kill.end };
+    });
+}
 
 function overlaps(a: StepEvent, b: StepEvent): boolean {
   return a.start < b.end && b.start < a.end;
@@ -81,6 +102,17 @@ export function reachOf(history: readonly StepEvent[]): Reach {
     intruderGotIn: history.filter((e) => e.actor === 'intruder' && e.detail?.gotIn === true).length,
     undetermined: history.filter((e) => e.outcome === 'info').length,
     toldToRetry: searches.filter((e) => e.errorKind === 'unavailable').length,
+    searchesDuringTakeover: searches.filter((e) =>
+      takeoverWindows(history).some((w) => e.start < w.end && w.start < e.end),
+    ).length,
+    catchUpsAcknowledged: history.filter((e) => e.op === 'catch-up' && e.outcome === 'ok').length,
+    killsMidRequest: history.filter(
+      (k) =>
+        isServeKill(k) &&
+        history.some(
+          (r) => (r.op === 'search' || r.op === 'catch-up') && r.start < k.start && k.start < r.end,
+        ),
+    ).length,
   };
 }
 
@@ -127,16 +159,26 @@ export function unreached(reach: Reach, goals: readonly ReachGoal[]): string[] {
 
 /** The counts as a short table for the end of a run. */
 export function formatReach(reach: Reach): string {
+  const serve = Object.keys(reach.steps).some((k) => k.endsWith('.catch-up'));
+  const serveRows: [string, number][] = serve
+    ? [
+        ['searches during a takeover, any outcome', reach.searchesDuringTakeover],
+        ['catch-ups acknowledged (serve)', reach.catchUpsAcknowledged],
+        ['kills mid-request (serve)', reach.killsMidRequest],
+      ]
+    : [];
   const rows: [string, number][] = [
     ['searches', reach.searches],
     ['  truncated at top-k', reach.truncated],
     ['  under a path prefix', reach.pathFiltered],
+    ['  with results', reach.searches - reach.emptyResults],
     ['  with no results', reach.emptyResults],
     ['  racing a write or delete', reach.racingMutation],
     ['  racing a checkpoint or release', reach.racingCheckpointOrRelease],
     ['  matching an older state than the newest', reach.matchedOlderState],
     ['  while another reader searched', reach.readersOverlapping],
     ['  told to retry', reach.toldToRetry],
+    ...serveRows,
     ['intruder kept out', reach.intruderRefused],
     ['intruder let in', reach.intruderGotIn],
     ['undetermined steps (info)', reach.undetermined],

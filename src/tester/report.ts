@@ -90,6 +90,15 @@ export function countFaults(counts: FaultCounts, steps: readonly StepEvent[]): F
       if (step.args.duringWrite === true) ownerKillsDuringWrite++;
     } else if (step.op === 'kill-reader') {
       readerKills++;
+    } else if (step.op === 'sigkill' || step.op === 'sigterm') {
+      // The serve target: a serve stopped either way, the owner or a reader; "mid-write" is an
+      // owner stopped while a catch-up (the owner's indexing) was in flight.
+      if (step.args.owner !== true) readerKills++;
+      else {
+        ownerKills++;
+        if (steps.some((r) => r.op === 'catch-up' && r.start < step.start && step.start < r.end))
+          ownerKillsDuringWrite++;
+      }
     }
   }
   return { ownerKills, ownerKillsDuringWrite, readerKills };

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
+import type { SearchMode } from '../../index/types.js';
 import type { SearchRequest } from '../clients/reader-actor.js';
 import { type FileWrite, planWrite } from '../commands/owner-commands.js';
-import { describeSearch, resolveSearch, type SearchSpec, searchSpec } from '../commands/search-spec.js';
+import { describeSearch, resolveSearch, type SearchSpec } from '../commands/search-spec.js';
 import { commandCodec } from '../commands/serialize.js';
-import { fileSpec } from '../content.js';
+import { fileSpec, VOCABULARY } from '../content.js';
 import type { StepEvent } from '../history.js';
-import { FILE_PATHS } from '../model.js';
+import { FILE_PATHS, PATH_PREFIXES } from '../model.js';
 import { StepFailure } from '../world.js';
 import { MAX_SERVES, type ServeWorld } from './world.js';
 
@@ -23,6 +24,11 @@ export interface ServeModel {
   readonly written: string[];
   /** Token per file slot on disk; undefined: no file. */
   readonly files: (string | undefined)[];
+  /**
+   * Tokens on disk when a catch-up was last acknowledged: the ones every later search must find
+   * while their file is unchanged, so searches ask for them most.
+   */
+  acknowledged: string[];
 }
 
 export function initialServeModel(): ServeModel {
@@ -30,7 +36,43 @@ export function initialServeModel(): ServeModel {
     alive: Array.from({ length: MAX_SERVES }, () => false),
     written: [],
     files: FILE_PATHS.map(() => undefined),
+    acknowledged: [],
   };
+}
+
+/**
+ * Which tokens a search's `token` query picks among: acknowledged ones still on disk (a search
+ * must see them), ones no longer on disk (deleted or overwritten: acknowledged gone, or not yet),
+ * or anything written. An empty pool falls back to everything written, then to the absent token.
+ */
+export type TokenPool = 'acknowledged' | 'gone' | 'written';
+
+export function tokenPool(m: Readonly<ServeModel>, pool: TokenPool): string[] {
+  const onDisk = new Set(m.files.filter((t): t is string => t !== undefined));
+  const chosen =
+    pool === 'acknowledged'
+      ? m.acknowledged.filter((t) => onDisk.has(t))
+      : pool === 'gone'
+        ? m.written.filter((t) => !onDisk.has(t))
+        : m.written;
+  return chosen.length > 0 ? chosen : m.written;
+}
+
+function hasPool(m: Readonly<ServeModel>, pool: Exclude<TokenPool, 'written'>): boolean {
+  const onDisk = new Set(m.files.filter((t): t is string => t !== undefined));
+  return pool === 'acknowledged'
+    ? m.acknowledged.some((t) => onDisk.has(t))
+    : m.written.some((t) => !onDisk.has(t));
+}
+
+/** After an acknowledged catch-up: what was on disk when it was asked for is now a must-see. */
+function acknowledge(
+  m: ServeModel,
+  onDiskWhenAsked: readonly (string | undefined)[],
+  event: StepEvent,
+): void {
+  if (event.outcome !== 'ok') return;
+  m.acknowledged = onDiskWhenAsked.filter((t): t is string => t !== undefined);
 }
 
 export type ServeCommand = fc.AsyncCommand<ServeModel, ServeWorld>;
@@ -157,14 +199,17 @@ export class KillOwnerDuring implements ServeCommand {
     const via = real.serve(liveSlot(m, this.via));
     const owner = await real.owner();
     if (via === undefined || owner === undefined) return;
-    const request: SearchRequest = resolveSearch(m, this.spec);
+    const request: SearchRequest = resolveSearch({ written: tokenPool(m, 'acknowledged') }, this.spec);
+    const onDisk = [...m.files];
     const step =
       this.during === 'catch-up'
         ? via.catchUp(requestTimeout(real))
         : via.search(request, requestTimeout(real));
     await sleep(this.delayMs);
     await killAndCheck(m, real, real.serves.indexOf(owner), this.signal);
-    await real.check(await step);
+    const event = await step;
+    if (this.during === 'catch-up') acknowledge(m, onDisk, event);
+    await real.check(event);
   }
   toString(): string {
     const what = this.during === 'catch-up' ? 'catch-up' : `search ${describeSearch(this.spec)}`;
@@ -233,8 +278,10 @@ export class CatchUp implements ServeCommand {
   async run(m: ServeModel, real: ServeWorld): Promise<void> {
     const via = real.serve(liveSlot(m, this.via));
     if (via === undefined) return;
+    const onDisk = [...m.files];
     const event = await via.catchUp(requestTimeout(real));
     syncAlive(m, real);
+    acknowledge(m, onDisk, event);
     await real.check(event);
   }
   toString(): string {
@@ -246,19 +293,43 @@ export class Search implements ServeCommand {
   constructor(
     readonly via: number,
     readonly spec: SearchSpec,
+    readonly pool: TokenPool = 'written',
   ) {}
+  /**
+   * Any search waits for a first write (before it, every list is empty and proves little); one for
+   * a gone token waits until there is one.
+   */
   check(m: Readonly<ServeModel>): boolean {
-    return aliveCount(m) > 0;
+    if (aliveCount(m) === 0 || m.written.length === 0) return false;
+    return this.pool !== 'gone' || hasPool(m, 'gone');
   }
+  /**
+   * A search for an acknowledged token with none acknowledged on disk asks for a catch-up first,
+   * through the same serve (a step of its own, as `embecode index` then `embecode search` would):
+   * the "must see" half of the contract needs acknowledged tokens to judge.
+   */
   async run(m: ServeModel, real: ServeWorld): Promise<void> {
-    const via = real.serve(liveSlot(m, this.via));
+    let via = real.serve(liveSlot(m, this.via));
     if (via === undefined) return;
-    const event = await via.search(resolveSearch(m, this.spec), requestTimeout(real));
+    if (this.pool === 'acknowledged' && !hasPool(m, 'acknowledged')) {
+      const onDisk = [...m.files];
+      const asked = await via.catchUp(requestTimeout(real));
+      syncAlive(m, real);
+      acknowledge(m, onDisk, asked);
+      await real.check(asked);
+      via = real.serve(liveSlot(m, this.via));
+      if (via === undefined || aliveCount(m) === 0) return;
+    }
+    const event = await via.search(
+      resolveSearch({ written: tokenPool(m, this.pool) }, this.spec),
+      requestTimeout(real),
+    );
     syncAlive(m, real);
     await real.check(event);
   }
   toString(): string {
-    return `search ${describeSearch(this.spec)} via live serve #${this.via}`;
+    const pool = this.spec.query.kind === 'token' && this.pool !== 'written' ? ` (${this.pool})` : '';
+    return `search ${describeSearch(this.spec)}${pool} via live serve #${this.via}`;
   }
 }
 
@@ -314,11 +385,45 @@ const suffix = fc.string({
 });
 const files = fc.array(fc.record({ slot: fileSlot, spec: fileSpec, suffix }), { minLength: 1, maxLength: 3 });
 const signal = fc.constantFrom<Signal>('SIGKILL', 'SIGTERM');
+const word = fc.nat({ max: VOCABULARY.length - 1 });
+
+/**
+ * The strategy target's search shapes, weighted towards planted tokens and fewer path prefixes: a
+ * serve run writes few files, so shared words and prefixes alone would leave most lists empty.
+ */
+const serveSearchSpec: fc.Arbitrary<SearchSpec> = fc.record({
+  mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
+  query: fc.oneof(
+    { weight: 7, arbitrary: fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('word' as const), word }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'absent' as const }) },
+  ),
+  topK: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(10) },
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) },
+  ),
+  prefix: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: PATH_PREFIXES.length - 1 }) },
+  ),
+});
 
 /** Every command the serve target may generate; `faults` adds SIGKILLs and kills in mid-request. */
 export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeCommand>[] {
   const start = fc.constant(null).map(() => new StartServe());
-  const search = fc.tuple(serveSlot, searchSpec).map(([v, s]) => new Search(v, s));
+  // Most searches ask for a token a catch-up acknowledged (the "must see" half of the contract
+  // needs results to judge), some for one gone from disk, a few for anything written; `searchSpec`
+  // still adds shared words, identifiers and the never-written token.
+  const pool = fc.oneof(
+    { weight: 6, arbitrary: fc.constant<TokenPool>('acknowledged') },
+    { weight: 2, arbitrary: fc.constant<TokenPool>('gone') },
+    { weight: 1, arbitrary: fc.constant<TokenPool>('written') },
+  );
+  const search = fc.tuple(serveSlot, serveSearchSpec, pool).map(([v, s, p]) => new Search(v, s, p));
   const change = files.map((f) => new ChangeFiles(f));
   const catchUp = serveSlot.map((v) => new CatchUp(v));
   // Stopping a serve (SIGTERM: an editor closed) is everyday life, not a fault: always generated.
@@ -331,16 +436,21 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
         signal,
         fc.constantFrom('catch-up' as const, 'search' as const),
         serveSlot,
-        searchSpec,
+        serveSearchSpec,
         fc.nat({ max: 40 }),
       )
       .map(([g, d, v, s, ms]) => new KillOwnerDuring(g, d, v, s, ms)),
   ];
   // fast-check picks each entry alike: repeats weigh changes, catch-ups and searches, the steps
   // whose interleaving with starts and stops the contract is about.
+  // Searches and the changes they look for weigh most: a search needs a live serve, something
+  // written and (mostly) acknowledged, so many generated ones are dropped early in a run.
   return [
     start,
     start,
+    start,
+    change,
+    change,
     change,
     change,
     change,
@@ -348,6 +458,9 @@ export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeC
     catchUp,
     catchUp,
     catchUp,
+    catchUp,
+    search,
+    search,
     search,
     search,
     search,
