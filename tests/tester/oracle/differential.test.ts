@@ -12,7 +12,7 @@ import { makeTempDir, removeTempDirs } from '../../support/temp-dir.js';
 import { PREFIXES, project, query } from './corpus.js';
 
 /** ORACLE_RUNS raises the count for a longer hunt; 50 keeps the unit suite quick. */
-const RUNS = Number(process.env.ORACLE_RUNS ?? 50);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 30);
 /** The property's time limit: shrinking replays the searches many times, so allow it time. */
 const TIME_LIMIT = Math.max(120_000, RUNS * 1_000);
 
