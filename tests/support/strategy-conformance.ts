@@ -10,7 +10,7 @@ export interface ConformanceOptions {
 
 /**
  * What every access strategy must pass under the tester, whatever its contract: searches racing
- * a write, then a search after the batch that sees the write, and 10 generated runs (the property suite runs 200). Each
+ * a write, then a search after the batch that sees the write, and 5 generated runs (the property suite runs 200). Each
  * strategy's integration file calls this once and keeps its own contract-specific tests.
  */
 export function strategyConformance(strategy: string, options: ConformanceOptions): void {
@@ -39,11 +39,11 @@ export function strategyConformance(strategy: string, options: ConformanceOption
       });
     }
 
-    it('holds its contract over 10 generated runs', async () => {
+    it('holds its contract over 5 generated runs', async () => {
       const seed = Number(process.env.STRESS_SEED ?? options.seed);
-      const summary = await runStress({ strategy, runs: 10, seed, maxCommands: 12 }, { artifacts: false });
+      const summary = await runStress({ strategy, runs: 5, seed, maxCommands: 12 }, { artifacts: false });
       expect(summary.status, formatSummary(summary)).toBe('passed');
-      expect(summary.runs).toBe(10);
+      expect(summary.runs).toBe(5);
     }, 120_000);
   });
 }
