@@ -78,7 +78,9 @@ export interface Hit {
  * Every ranking orders by the same key, the LIMIT cut included: score rounded (BM25_RANK_DECIMALS,
  * VECTOR_RANK_DECIMALS) descending, then path ascending by code point (UTF-8 bytes, in SQL and in JS), then start line. Chunk ids
  * follow write history, and a sum's last bits its order, so neither may decide between equals: an
- * index rebuilt from the same files must rank them the same. The score returned is that key.
+ * index rebuilt from the same files must rank them the same. Vector mode returns that key as the
+score (the owner's cache and DuckDB sum FLOATs apart in the last bit, so the raw score would differ
+by route); hybrid mixes the raw scores and rounds its own.
  *
  * Each ranking returns ids, paths and lines only; the content (for previews) is fetched once, for
  * the final results: reading the content column of every candidate costs more than the ranking.
@@ -116,7 +118,8 @@ export class Searcher {
         const cachedHits = cache?.search(vector, topK, prefix);
         if (!(await anyTermIndexed(conn, terms))) return [];
         const hits = cachedHits ?? (await this.vectorSql(conn, vector, topK, prefix));
-        return withoutContent(await withContent(conn, hits));
+        const keyed = hits.map((h) => ({ ...h, score: roundLikeDuckDB(h.score, VECTOR_RANK_DECIMALS) }));
+        return withoutContent(await withContent(conn, keyed));
       }
       // BM25 is sent to DuckDB first, so that its threads rank while this one scores the cached
       // vectors (which must happen before the first await, see snapshot).
@@ -199,9 +202,7 @@ export class Searcher {
 }
 
 /**
- * The top `limit` of `scored` (chunk_id, score, rank_key) by (rank_key desc, path, start_line),
- * each scored by its key: the score shown is the one results are sorted by, and the same whether
- * the owner's vector cache or DuckDB computed it (their FLOAT sums may differ in the last bit).
+ * The top `limit` of `scored` (chunk_id, score, rank_key) by (rank_key desc, path, start_line).
  * Paths are joined only for the rows whose key reaches the limit-th best key: every row of the
  * top `limit` is among them, ties at the cut included, and joining paths for every scored row
  * (all 100k embeddings, for a vector ranking) would cost more than the ranking.
@@ -210,7 +211,7 @@ function cutByRankKey(scored: string, limitParam: string): string {
   return `
     WITH keyed AS MATERIALIZED (${scored}),
     edge AS (SELECT min(rank_key) AS rank_key FROM (SELECT rank_key FROM keyed ORDER BY rank_key DESC LIMIT ${limitParam}))
-    SELECT c.id, c.path, c.start_line, c.end_line, k.rank_key AS score
+    SELECT c.id, c.path, c.start_line, c.end_line, k.score
     FROM keyed k JOIN chunks c ON c.id = k.chunk_id
     WHERE k.rank_key >= (SELECT rank_key FROM edge)
     ORDER BY k.rank_key DESC, c.path, c.start_line

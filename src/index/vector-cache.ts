@@ -192,8 +192,7 @@ export class VectorCache {
       path: this.paths[slot] as string,
       startLine: this.starts[slot] as number,
       endLine: this.ends[slot] as number,
-      // The rounded key, as the SQL ranking returns: the same score whichever computed it.
-      score: roundLikeDuckDB(scores[slot] as number, VECTOR_RANK_DECIMALS),
+      score: scores[slot] as number,
     }));
   }
 

@@ -116,15 +116,24 @@ export class StressWorld {
   }
 
   /** Applies the checker to a settled step (searches after their batch settles). */
-  async check(event: StepEvent): Promise<void> {
-    const violation = await this.checker.check(this.history.steps, event);
-    if (violation !== undefined) {
-      throw new StepFailure(
-        event,
-        `${violation.kind}: ${violation.message}`,
-        violation.kind,
-        violation.details,
-      );
-    }
+  check(event: StepEvent): Promise<void> {
+    return checkStep(this.checker, this.history.steps, event);
+  }
+}
+
+/** Fails `event` with the checker's violation, if it finds one in the history so far. */
+export async function checkStep(
+  checker: Checker,
+  steps: readonly StepEvent[],
+  event: StepEvent,
+): Promise<void> {
+  const violation = await checker.check(steps, event);
+  if (violation !== undefined) {
+    throw new StepFailure(
+      event,
+      `${violation.kind}: ${violation.message}`,
+      violation.kind,
+      violation.details,
+    );
   }
 }

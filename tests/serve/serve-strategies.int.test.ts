@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OwnerClient } from '../../src/child-protocol/owner-client.js';
 import { procLocksAvailable, procWriteLockHolders } from '../../src/election/proc-locks.js';
-import { liveChildCount } from '../../src/process/children.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import { EMBECODE_CLI } from '../../src/tester/serve/serve-child.js';
+import { trackChildren } from '../support/child-cleanup.js';
 import { makeDemoProject } from '../support/demo-project.js';
-import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 /**
  * `embecode serve --strategy`: only ipc serves. handoff is refused because it cannot keep serve's
@@ -17,18 +17,7 @@ import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-d
  * refused because serve has no publish step for it yet (FINDINGS.md, "embecode serve and the
  * strategies").
  */
-const children = new Set<{ kill(): Promise<unknown> }>();
-
-afterEach(async () => {
-  await Promise.all([...children].map((c) => c.kill()));
-  children.clear();
-  await removeTempDirs();
-});
-
-afterAll(() => {
-  expect(liveChildCount()).toBe(0);
-  expect(liveTempDirCount()).toBe(0);
-});
+const children = trackChildren();
 
 describe('embecode serve and the strategies', () => {
   it('refuses handoff and snapshot in one line each, exit 2, saying why, and starts nothing', async () => {

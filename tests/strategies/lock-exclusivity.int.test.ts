@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OwnerClient } from '../../src/child-protocol/owner-client.js';
-import { liveChildCount } from '../../src/process/children.js';
 import { IntruderClient } from '../../src/tester/intruder/intruder-client.js';
 import type { IntruderAccess, ProbeResult } from '../../src/tester/intruder/types.js';
+import { trackChildren } from '../support/child-cleanup.js';
 import { duckdbLockMessage } from '../support/lock-assertions.js';
-import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-dir.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 /**
  * While an owner holds the index, no other process may open it: not read-write (it would write
@@ -21,18 +21,7 @@ import { liveTempDirCount, makeTempDir, removeTempDirs } from '../support/temp-d
  * pause hook in src/strategies/handoff.ts that does not exist.
  */
 
-const children = new Set<{ kill(): Promise<unknown> }>();
-
-afterEach(async () => {
-  await Promise.all([...children].map((c) => c.kill()));
-  children.clear();
-  await removeTempDirs();
-});
-
-afterAll(() => {
-  expect(liveChildCount()).toBe(0);
-  expect(liveTempDirCount()).toBe(0);
-});
+const children = trackChildren();
 
 const REFUSED = 'refused: Conflicting lock held by the owner';
 const ACCESSES: readonly IntruderAccess[] = ['READ_WRITE', 'READ_ONLY'];

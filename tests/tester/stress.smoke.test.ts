@@ -261,7 +261,7 @@ describe('embecode-stress CLI', () => {
       // The history gets a line as each run ends: interrupt once the first run is done.
       const deadline = Date.now() + 90_000;
       while (Date.now() < deadline && historyLines(history) === 0 && child.exitCode === null) {
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       expect(historyLines(history), 'a first run completed within 90 s').toBeGreaterThan(0);
       const tree = await descendants(child.pid as number);

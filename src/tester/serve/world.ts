@@ -7,7 +7,7 @@ import type { Checker } from '../checkers/checker.js';
 import { IntruderActor, type IntruderHandle } from '../clients/intruder-actor.js';
 import { Recorder } from '../clients/recorder.js';
 import { History, type StepEvent } from '../history.js';
-import { StepFailure } from '../world.js';
+import { checkStep, StepFailure } from '../world.js';
 import { ServeActor } from './client.js';
 import { hasOpen, type LockView, readLockView } from './locks.js';
 import type { ProjectTree } from './project.js';
@@ -207,15 +207,7 @@ export class ServeWorld {
         }
       }
     }
-    const violation = await this.parts.checker.check(this.history.steps, event);
-    if (violation !== undefined) {
-      throw new StepFailure(
-        event,
-        `${violation.kind}: ${violation.message}`,
-        violation.kind,
-        violation.details,
-      );
-    }
+    await checkStep(this.parts.checker, this.history.steps, event);
   }
 
   /** Intruder rules: the index, or the election lock. */
