@@ -14,7 +14,7 @@ import {
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { COMMON_GOALS, FAULT_GOALS, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
+import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
@@ -151,7 +151,7 @@ function strategyTarget(
     driver,
     commands: stressCommands({ faults, readers, intruder: true }),
     codec: { serialize: serializeCommands, deserialize: deserializeCommands },
-    goals: [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])],
+    goals: goalsFor(strategy.name, { faults }),
     failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
   };
 }
