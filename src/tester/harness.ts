@@ -11,9 +11,10 @@ import {
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
+import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass } from './failure-class.js';
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
-import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
+import { describeMinimality, MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
 import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
@@ -21,7 +22,7 @@ import { RunFailure, SetupError } from './run.js';
 import { type AttemptRecord, RunDriver } from './run-driver.js';
 import { type RunHistory, runLine } from './run-history.js';
 import { serveTarget } from './serve/target.js';
-import { DEFAULTS, type StressSettings } from './settings.js';
+import { DEFAULTS, parseCount, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 
 export { executeRun, type RunContext } from './run.js';
@@ -248,11 +249,13 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         : await replayAsDetails(await replayCommands(target.codec.deserialize(settings.commands)));
     tracker.generating = false;
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
+    let minimality: string | undefined;
+    let failureClass: FailureClass | undefined;
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
         failures.minimal.commands,
         (candidate) => driver.stillFails(candidate),
-        MINIMIZE_DEFAULTS,
+        { ...MINIMIZE_DEFAULTS, replays: knob('STRESS_MINIMIZE_REPLAYS', MINIMIZE_DEFAULTS.replays) },
         (command: C) => simplerVersions(command),
       );
       if (process.env.EMBECODE_DEBUG)
@@ -260,6 +263,16 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
           `minimize: ${JSON.stringify({ ...reduced, commands: reduced.commands.map(String) })}\n`,
         );
       shrunkFurther = reduced.removed;
+      minimality = describeMinimality(reduced, String);
+      // Race or logic: replay the final trace a few times, within a bound of the time spent so far.
+      // A replay of a token counts its own reproductions instead.
+      const replays = knob('STRESS_CLASSIFY_REPLAYS', CLASSIFY_DEFAULTS.replays);
+      if (replays > 0 && settings.path === undefined) {
+        failureClass = await classifyFailure(() => driver.stillFails(reduced.commands), {
+          replays,
+          timeBudgetMs: classifyBudgetMs(performance.now() - started),
+        });
+      }
     }
     const common = { strategy: target.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
@@ -295,6 +308,11 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       ...describeFailure(target, settings, details, minimal, original, shrunkFurther),
       ...(driver.runsDir === undefined ? {} : { removedDir: driver.runsDir }),
     };
+    const judged = {
+      ...counterexample,
+      ...(minimality === undefined ? {} : { minimality }),
+      ...(failureClass === undefined ? {} : { failureClass }),
+    };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
@@ -302,7 +320,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         : writeFailureArtifact(root, {
             strategy: target.name,
             seed: settings.seed,
-            counterexample,
+            counterexample: judged,
             original: original.steps,
             minimal: minimal.steps,
             ownerStderr: minimal.stderr,
@@ -322,11 +340,17 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       shrinkRuns: driver.runs - generated,
       elapsedMs: elapsed(),
       reach: driver.reach,
-      counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },
+      counterexample: artifact === undefined ? judged : { ...judged, artifact },
     };
   } finally {
     await driver.close();
   }
+}
+
+/** A count from the environment (replays of the minimizer and the race check), or its default. */
+function knob(name: string, fallback: number): number {
+  const raw = process.env[name];
+  return raw === undefined ? fallback : parseCount(raw, name, { allowZero: true });
 }
 
 /** A command replay's outcome in the shape of fast-check's run details, for one reporting path. */

@@ -1,3 +1,4 @@
+import type { FailureClass } from './failure-class.js';
 import type { StepEvent } from './history.js';
 import { formatReach, type Reach } from './reach.js';
 
@@ -35,6 +36,10 @@ export interface Counterexample {
    * when the check ends, so the report says so rather than point at a path that is gone.
    */
   readonly removedDir?: string;
+  /** What the 1-minimal pass could show: `1-minimal: removing any one step makes it pass 3/3`, or the undecided steps. */
+  readonly minimality?: string;
+  /** Race or logic, from replays of the final trace. */
+  readonly failureClass?: FailureClass;
 }
 
 export interface StressSummary {
@@ -168,6 +173,14 @@ export function formatSteps(steps: readonly ReportStep[]): string {
   return lines.join('\n');
 }
 
+/** The 1-minimal claim and the race-or-logic class, one line each, when the run made them. */
+export function judgement(cx: Counterexample): string[] {
+  return [
+    ...(cx.minimality === undefined ? [] : [cx.minimality]),
+    ...(cx.failureClass === undefined ? [] : [`replays of the minimal trace: ${cx.failureClass.text}`]),
+  ];
+}
+
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? '';
 }
@@ -282,6 +295,7 @@ function formatFinished(summary: StressSummary): string {
       : `trace: ${plural(cx.steps.length, 'step')}, as the replay token recorded them (a replay does not shrink)`,
     formatSteps(cx.steps),
     `error: ${errorLine(cx)}`,
+    ...judgement(cx),
   ];
   if (cx.details !== undefined) lines.push(cx.details);
   if (summary.reproduced !== undefined) {

@@ -251,6 +251,19 @@ describe('formatSummary', () => {
     expect(text.split('\n').at(-1)).toBe('replay with: npx embecode-stress replay es1.abc');
   });
 
+  it('states the 1-minimal claim and the race-or-logic class of a judged failure', () => {
+    const judged = {
+      ...COUNTEREXAMPLE,
+      minimality: '1-minimal: removing any one step makes it pass 3/3',
+      failureClass: { class: 'race' as const, failed: 2, of: 5, text: 'fails 2/5: a race' },
+    };
+    const lines = formatSummary({ ...BASE, status: 'failed', counterexample: judged }).split('\n');
+    expect(lines).toContain('1-minimal: removing any one step makes it pass 3/3');
+    expect(lines).toContain('replays of the minimal trace: fails 2/5: a race');
+    const plain = formatSummary({ ...BASE, status: 'failed', counterexample: COUNTEREXAMPLE });
+    expect(plain).not.toMatch(/1-minimal|replays of the minimal trace/);
+  });
+
   it('still says it failed when there is no counterexample', () => {
     expect(formatSummary({ ...BASE, status: 'failed' })).toBe(
       'embecode-stress: readonly-direct: failed (seed 42)',
