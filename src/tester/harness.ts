@@ -15,7 +15,7 @@ import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { describeMinimality, MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
+import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached, watchedFor } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
@@ -153,6 +153,7 @@ function strategyTarget(
     commands: stressCommands({ faults, readers, intruder: true }),
     codec: { serialize: serializeCommands, deserialize: deserializeCommands },
     goals: goalsFor(strategy.name, { faults }),
+    watched: watchedFor(strategy.name),
     failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
   };
 }
@@ -168,6 +169,8 @@ export interface StressTarget<C extends fc.AsyncCommand<object, object>> {
   readonly commands: fc.Arbitrary<C>[];
   readonly codec: CommandCodec<C>;
   readonly goals: readonly ReachGoal[];
+  /** Goals a passing suite reports when it missed them, without failing (reach.ts WATCHED_GOALS). */
+  readonly watched?: readonly ReachGoal[];
   /** The cause inside the error the driver's `attempt` rejects with for a failing run, else undefined. */
   failureCause(error: unknown): { cause: unknown } | undefined;
 }
@@ -279,7 +282,9 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     if (!details.failed) {
       // A passing suite that never reached what it exists to test proves nothing: it fails.
       const isSuite = settings.commands === undefined && settings.path === undefined;
-      const missed = isSuite && details.numRuns >= DEFAULTS.runs ? unreached(driver.reach, target.goals) : [];
+      const goalsJudged = isSuite && details.numRuns >= DEFAULTS.runs;
+      const missed = goalsJudged ? unreached(driver.reach, target.goals) : [];
+      const missedWatched = goalsJudged ? unreached(driver.reach, target.watched ?? []) : [];
       return {
         ...common,
         status: missed.length === 0 ? 'passed' : 'failed',
@@ -289,6 +294,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         ...(missed.length === 0
           ? {}
           : { unreached: missed, reason: `never reached: ${missed.join('; ')} (seed ${settings.seed})` }),
+        ...(missedWatched.length === 0 ? {} : { missedWatched }),
         ...(details.interrupted ? { interrupted: true } : {}),
         ...(faults ? { faultsInjected: driver.faultCounts } : {}),
       };

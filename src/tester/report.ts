@@ -66,6 +66,8 @@ export interface StressSummary {
   readonly reach?: Reach;
   /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
   readonly unreached?: readonly string[];
+  /** Watched goals (reach.ts WATCHED_GOALS) a passing suite never reached: said, not failed. */
+  readonly missedWatched?: readonly string[];
   /** The signal (Ctrl-C is SIGINT) that stopped the check before its runs were done. */
   readonly signal?: NodeJS.Signals;
   /** An interrupted check: the runs it was asked for (under its seed, from run 1). */
@@ -274,9 +276,13 @@ function formatFinished(summary: StressSummary): string {
         ? ''
         : `, through ${f.ownerKills} owner kills (${f.ownerKillsDuringWrite} mid-write) and ${f.readerKills} reader kills`;
     const line = `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs${faults} (seed ${summary.seed}, ${seconds} s)${interrupted}`;
+    const watched =
+      summary.missedWatched === undefined || summary.missedWatched.length === 0
+        ? ''
+        : `\nnot reached (watched, not a failing goal): ${summary.missedWatched.join('; ')}`;
     return summary.reach === undefined
-      ? line
-      : `${line}\nwhat the runs reached:\n${formatReach(summary.reach)}`;
+      ? `${line}${watched}`
+      : `${line}\nwhat the runs reached:\n${formatReach(summary.reach)}${watched}`;
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;

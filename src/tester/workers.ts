@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
-import { addReach, goalsFor, NO_REACH, unreached } from './reach.js';
+import { addReach, goalsFor, NO_REACH, unreached, watchedFor } from './reach.js';
 import { NO_FAULTS, type StressSummary } from './report.js';
 import type { StressSettings } from './settings.js';
 import { DEFAULTS } from './settings.js';
@@ -176,10 +176,12 @@ export function mergeSummaries(
     }),
     NO_FAULTS,
   );
+  const missedWatched = runs >= DEFAULTS.runs ? unreached(reach, watchedFor(settings.strategy)) : [];
   return {
     ...base,
     status: 'passed',
     reach,
+    ...(missedWatched.length === 0 ? {} : { missedWatched }),
     ...(interrupted ? { interrupted: true } : {}),
     ...(counted.length > 0 ? { faultsInjected } : {}),
   };

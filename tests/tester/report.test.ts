@@ -149,6 +149,12 @@ describe('formatSummary', () => {
     );
   });
 
+  it('says which watched goals a passing suite missed, without failing it', () => {
+    expect(formatSummary({ ...BASE, missedWatched: ['a reader lock conflict retried'] })).toBe(
+      'embecode-stress: readonly-direct: contract held in 30 runs (seed 42, 1.2 s)\nnot reached (watched, not a failing goal): a reader lock conflict retried',
+    );
+  });
+
   it('is one line with the reason on a set-up error', () => {
     expect(formatSummary({ ...BASE, status: 'error', reason: 'no such strategy' })).toBe(
       'embecode-stress: readonly-direct: error: no such strategy',
