@@ -1,5 +1,6 @@
 import type { ErrorKind } from '../error-kind.js';
 import { errorKindOf, rootMessage } from '../errors.js';
+import { type LockWaits, noLockWaits, tallyLockWaits } from '../strategies/lock-waits.js';
 
 /**
  * The tester children's command protocol (the owner and reader children speak it; the intruder
@@ -15,7 +16,7 @@ export interface Request {
   readonly args?: Record<string, unknown>;
 }
 
-export type Reply =
+export type Reply = (
   | { readonly id: number; readonly ok: true; readonly result?: unknown; readonly ms: number }
   | {
       readonly id: number;
@@ -24,7 +25,11 @@ export type Reply =
       /** Why it failed (error-kind.ts): `protocol` for a bad request, else the error's own kind. */
       readonly kind: ErrorKind;
       readonly ms: number;
-    };
+    }
+) & {
+  /** Lock conflicts the strategy retried while answering, and its longest wait; absent when none. */
+  readonly waits?: LockWaits;
+};
 
 /** First line a protocol child prints once it can take requests. */
 export interface Hello {
@@ -41,9 +46,11 @@ export interface Hello {
  */
 export async function answer(request: Request, work: () => Promise<unknown>): Promise<Reply> {
   const started = performance.now();
+  const tally = noLockWaits();
+  const waited = () => (tally.conflicts > 0 || tally.longestWaitMs > 0 ? { waits: tally } : {});
   try {
-    const result = await work();
-    return { id: request.id, ok: true, result, ms: performance.now() - started };
+    const result = await tallyLockWaits(tally, work);
+    return { id: request.id, ok: true, result, ms: performance.now() - started, ...waited() };
   } catch (error) {
     return {
       id: request.id,
@@ -51,6 +58,7 @@ export async function answer(request: Request, work: () => Promise<unknown>): Pr
       error: rootMessage(error),
       kind: errorKindOf(error),
       ms: performance.now() - started,
+      ...waited(),
     };
   }
 }

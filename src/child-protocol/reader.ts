@@ -1,6 +1,7 @@
 import { EmbecodeError, RemoteError } from '../errors.js';
 import type { Embedder } from '../index/embedder.js';
 import type { SearchMode, SearchOptions, SearchResult } from '../index/types.js';
+import { type LockWaits, noLockWaits } from '../strategies/lock-waits.js';
 import type { ReaderSide, Strategy } from '../strategies/strategy.js';
 import type { ProtocolClient } from './client.js';
 import type { OpTable } from './dispatch.js';
@@ -67,6 +68,8 @@ export class ReaderService {
 /** The tester's side: a ReaderSide whose every call is a request to the reader child. */
 export class RemoteReader implements ReaderSide {
   private opened = false;
+  /** Lock waits replies reported that no recorded step has claimed yet. */
+  private unclaimed: LockWaits = noLockWaits();
 
   constructor(private readonly child: ProtocolClient) {}
 
@@ -106,9 +109,25 @@ export class RemoteReader implements ReaderSide {
     })) as SearchResult[];
   }
 
+  /**
+   * The lock waits (conflicts retried, longest wait) of the replies since the last claim, or
+   * undefined when there were none. Steps of one reader that overlap may claim each other's, but
+   * every wait is claimed once, so a run's totals are exact.
+   */
+  claimLockWaits(): LockWaits | undefined {
+    const waits = this.unclaimed;
+    if (waits.conflicts === 0 && waits.longestWaitMs === 0) return undefined;
+    this.unclaimed = noLockWaits();
+    return waits;
+  }
+
   private async call(op: string, args?: Record<string, unknown>): Promise<unknown> {
     // A dead or stuck child rejects with its own kind (`died`, `hang`): the step may have happened.
     const reply = await this.child.request(op, args);
+    if (reply.waits !== undefined) {
+      this.unclaimed.conflicts += reply.waits.conflicts;
+      this.unclaimed.longestWaitMs = Math.max(this.unclaimed.longestWaitMs, reply.waits.longestWaitMs);
+    }
     if (!reply.ok) throw new RemoteError(reply.error, reply.kind);
     return reply.result;
   }

@@ -16,6 +16,7 @@ import { classifyDuckDBError, messageOf } from '../index/duckdb-errors.js';
 import { Searcher } from '../index/search.js';
 import type { IndexStats, PreparedFile, SearchOptions, SearchResult } from '../index/types.js';
 import { pidAlive } from '../process/pid-alive.js';
+import { noteLockConflict, noteLockWait } from './lock-waits.js';
 import type { OwnerSide, ReaderSide, Strategy, StrategyContext } from './strategy.js';
 
 /**
@@ -137,6 +138,8 @@ function recordWait(side: SideStats, waitedMs: number, hadToWait: boolean): void
   if (hadToWait) side.waited++;
   side.totalWaitMs += waitedMs;
   side.worstWaitMs = Math.max(side.worstWaitMs, waitedMs);
+  // The tester counts these per request (the reply carries them): see lock-waits.ts.
+  if (hadToWait) noteLockWait(waitedMs);
 }
 
 /** The owner counters each owner process of this work directory last wrote, by PID. */
@@ -376,6 +379,7 @@ async function leaseRead(
       } catch (error) {
         if (lockConflict(error) === undefined) throw error;
         counters.reader.conflicts++;
+        noteLockConflict();
         hadToWait = true;
         last = error;
         if (performance.now() - started >= limits.lockBoundMs) {
@@ -539,6 +543,7 @@ export class HandoffOwner implements OwnerSide {
           } catch (error) {
             if (lockConflict(error) === undefined) throw error;
             counters.owner.conflicts++;
+            noteLockConflict();
             last = error;
           }
         }

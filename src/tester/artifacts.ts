@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
-import { type Counterexample, errorLine, formatSteps } from './report.js';
+import { type Counterexample, errorLine, formatSteps, judgement } from './report.js';
 import { type RunActor, timelineHtml } from './timeline.js';
 import type { Versions } from './versions.js';
 
@@ -53,7 +53,11 @@ export function writeFailureArtifact(root: string, record: FailureRecord): strin
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(
     join(dir, 'trace.txt'),
-    `${formatSteps(cx.steps)}\nerror (${cx.kind}): ${errorLine(cx)}\n${cx.details === undefined ? '' : `${cx.details}\n`}replay with: ${cx.replayCommand}\n`,
+    `${formatSteps(cx.steps)}\nerror (${cx.kind}): ${errorLine(cx)}\n${cx.details === undefined ? '' : `${cx.details}\n`}${judgement(
+      cx,
+    )
+      .map((line) => `${line}\n`)
+      .join('')}replay with: ${cx.replayCommand}\n`,
   );
   writeFileSync(join(dir, 'history.jsonl'), jsonLines(record.original));
   writeFileSync(join(dir, 'minimal-history.jsonl'), jsonLines(record.minimal));

@@ -11,17 +11,18 @@ import {
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
+import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass } from './failure-class.js';
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
-import { MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
-import { COMMON_GOALS, FAULT_GOALS, NO_REACH, type Reach, type ReachGoal, unreached } from './reach.js';
+import { describeMinimality, MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
+import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached, watchedFor } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
 import { type AttemptRecord, RunDriver } from './run-driver.js';
 import { type RunHistory, runLine } from './run-history.js';
 import { serveTarget } from './serve/target.js';
-import { DEFAULTS, type StressSettings } from './settings.js';
+import { DEFAULTS, parseCount, type StressSettings } from './settings.js';
 import { collectVersions } from './versions.js';
 
 export { executeRun, type RunContext } from './run.js';
@@ -151,7 +152,8 @@ function strategyTarget(
     driver,
     commands: stressCommands({ faults, readers, intruder: true }),
     codec: { serialize: serializeCommands, deserialize: deserializeCommands },
-    goals: [...COMMON_GOALS, ...(faults ? FAULT_GOALS : [])],
+    goals: goalsFor(strategy.name, { faults }),
+    watched: watchedFor(strategy.name),
     failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
   };
 }
@@ -167,6 +169,8 @@ export interface StressTarget<C extends fc.AsyncCommand<object, object>> {
   readonly commands: fc.Arbitrary<C>[];
   readonly codec: CommandCodec<C>;
   readonly goals: readonly ReachGoal[];
+  /** Goals a passing suite reports when it missed them, without failing (reach.ts WATCHED_GOALS). */
+  readonly watched?: readonly ReachGoal[];
   /** The cause inside the error the driver's `attempt` rejects with for a failing run, else undefined. */
   failureCause(error: unknown): { cause: unknown } | undefined;
 }
@@ -248,11 +252,13 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         : await replayAsDetails(await replayCommands(target.codec.deserialize(settings.commands)));
     tracker.generating = false;
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
+    let minimality: string | undefined;
+    let failureClass: FailureClass | undefined;
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       const reduced = await oneMinimal(
         failures.minimal.commands,
         (candidate) => driver.stillFails(candidate),
-        MINIMIZE_DEFAULTS,
+        { ...MINIMIZE_DEFAULTS, replays: knob('STRESS_MINIMIZE_REPLAYS', MINIMIZE_DEFAULTS.replays) },
         (command: C) => simplerVersions(command),
       );
       if (process.env.EMBECODE_DEBUG)
@@ -260,13 +266,25 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
           `minimize: ${JSON.stringify({ ...reduced, commands: reduced.commands.map(String) })}\n`,
         );
       shrunkFurther = reduced.removed;
+      minimality = describeMinimality(reduced, String);
+      // Race or logic: replay the final trace a few times, within a bound of the time spent so far.
+      // A replay of a token counts its own reproductions instead.
+      const replays = knob('STRESS_CLASSIFY_REPLAYS', CLASSIFY_DEFAULTS.replays);
+      if (replays > 0 && settings.path === undefined) {
+        failureClass = await classifyFailure(() => driver.stillFails(reduced.commands), {
+          replays,
+          timeBudgetMs: classifyBudgetMs(performance.now() - started),
+        });
+      }
     }
     const common = { strategy: target.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
     if (!details.failed) {
       // A passing suite that never reached what it exists to test proves nothing: it fails.
       const isSuite = settings.commands === undefined && settings.path === undefined;
-      const missed = isSuite && details.numRuns >= DEFAULTS.runs ? unreached(driver.reach, target.goals) : [];
+      const goalsJudged = isSuite && details.numRuns >= DEFAULTS.runs;
+      const missed = goalsJudged ? unreached(driver.reach, target.goals) : [];
+      const missedWatched = goalsJudged ? unreached(driver.reach, target.watched ?? []) : [];
       return {
         ...common,
         status: missed.length === 0 ? 'passed' : 'failed',
@@ -276,6 +294,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         ...(missed.length === 0
           ? {}
           : { unreached: missed, reason: `never reached: ${missed.join('; ')} (seed ${settings.seed})` }),
+        ...(missedWatched.length === 0 ? {} : { missedWatched }),
         ...(details.interrupted ? { interrupted: true } : {}),
         ...(faults ? { faultsInjected: driver.faultCounts } : {}),
       };
@@ -295,6 +314,11 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       ...describeFailure(target, settings, details, minimal, original, shrunkFurther),
       ...(driver.runsDir === undefined ? {} : { removedDir: driver.runsDir }),
     };
+    const judged = {
+      ...counterexample,
+      ...(minimality === undefined ? {} : { minimality }),
+      ...(failureClass === undefined ? {} : { failureClass }),
+    };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =
       root === false
@@ -302,7 +326,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         : writeFailureArtifact(root, {
             strategy: target.name,
             seed: settings.seed,
-            counterexample,
+            counterexample: judged,
             original: original.steps,
             minimal: minimal.steps,
             ownerStderr: minimal.stderr,
@@ -322,11 +346,17 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       shrinkRuns: driver.runs - generated,
       elapsedMs: elapsed(),
       reach: driver.reach,
-      counterexample: artifact === undefined ? counterexample : { ...counterexample, artifact },
+      counterexample: artifact === undefined ? judged : { ...judged, artifact },
     };
   } finally {
     await driver.close();
   }
+}
+
+/** A count from the environment (replays of the minimizer and the race check), or its default. */
+function knob(name: string, fallback: number): number {
+  const raw = process.env[name];
+  return raw === undefined ? fallback : parseCount(raw, name, { allowZero: true });
 }
 
 /** A command replay's outcome in the shape of fast-check's run details, for one reporting path. */

@@ -21,6 +21,8 @@ export interface FaultControl {
   killReader(slot: number): Promise<void>;
   /** A fresh child for reader `slot`, attached to the run's files, not yet open. */
   restartReader(slot: number): Promise<ReaderSide>;
+  /** Bytes in the index's WAL file right now (0 when there is none): what a restart recovers. */
+  walBytes?(): number;
 }
 
 /**
@@ -72,12 +74,14 @@ export class Nemesis {
 
   async restartOwner(owner: OwnerActor): Promise<StepEvent> {
     const start = this.history.now();
+    // Taken before the new owner opens the index and replays (and folds away) its WAL.
+    const walBytes = this.control.walBytes?.() ?? 0;
     try {
       owner.replace(await this.control.restartOwner());
       return this.history.record({
         actor: 'owner',
         op: 'restart',
-        args: {},
+        args: { walBytes },
         pid: owner.pid,
         start,
         end: this.history.now(),
@@ -102,9 +106,10 @@ export class Nemesis {
   async killReader(reader: ReaderActor, slot: number): Promise<void> {
     const start = this.history.now();
     const pid = reader.pid;
+    const open = reader.reader.isOpen;
     await this.control.killReader(slot);
     this.dead.add(slot);
-    this.record('kill-reader', { reader: reader.actor, pid }, start);
+    this.record('kill-reader', { reader: reader.actor, pid, open }, start);
   }
 
   /** A reader the nemesis killed gets a new process before its next open. */

@@ -1,3 +1,4 @@
+import type { FailureClass } from './failure-class.js';
 import type { StepEvent } from './history.js';
 import { formatReach, type Reach } from './reach.js';
 
@@ -35,6 +36,10 @@ export interface Counterexample {
    * when the check ends, so the report says so rather than point at a path that is gone.
    */
   readonly removedDir?: string;
+  /** What the 1-minimal pass could show: `1-minimal: removing any one step makes it pass 3/3`, or the undecided steps. */
+  readonly minimality?: string;
+  /** Race or logic, from replays of the final trace. */
+  readonly failureClass?: FailureClass;
 }
 
 export interface StressSummary {
@@ -61,6 +66,8 @@ export interface StressSummary {
   readonly reach?: Reach;
   /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
   readonly unreached?: readonly string[];
+  /** Watched goals (reach.ts WATCHED_GOALS) a passing suite never reached: said, not failed. */
+  readonly missedWatched?: readonly string[];
   /** The signal (Ctrl-C is SIGINT) that stopped the check before its runs were done. */
   readonly signal?: NodeJS.Signals;
   /** An interrupted check: the runs it was asked for (under its seed, from run 1). */
@@ -168,6 +175,14 @@ export function formatSteps(steps: readonly ReportStep[]): string {
   return lines.join('\n');
 }
 
+/** The 1-minimal claim and the race-or-logic class, one line each, when the run made them. */
+export function judgement(cx: Counterexample): string[] {
+  return [
+    ...(cx.minimality === undefined ? [] : [cx.minimality]),
+    ...(cx.failureClass === undefined ? [] : [`replays of the minimal trace: ${cx.failureClass.text}`]),
+  ];
+}
+
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? '';
 }
@@ -261,9 +276,13 @@ function formatFinished(summary: StressSummary): string {
         ? ''
         : `, through ${f.ownerKills} owner kills (${f.ownerKillsDuringWrite} mid-write) and ${f.readerKills} reader kills`;
     const line = `embecode-stress: ${summary.strategy}: contract held in ${summary.runs} runs${faults} (seed ${summary.seed}, ${seconds} s)${interrupted}`;
+    const watched =
+      summary.missedWatched === undefined || summary.missedWatched.length === 0
+        ? ''
+        : `\nnot reached (watched, not a failing goal): ${summary.missedWatched.join('; ')}`;
     return summary.reach === undefined
-      ? line
-      : `${line}\nwhat the runs reached:\n${formatReach(summary.reach)}`;
+      ? `${line}${watched}`
+      : `${line}\nwhat the runs reached:\n${formatReach(summary.reach)}${watched}`;
   }
   const cx = summary.counterexample;
   if (cx === undefined) return `embecode-stress: ${summary.strategy}: failed (seed ${summary.seed})`;
@@ -282,6 +301,7 @@ function formatFinished(summary: StressSummary): string {
       : `trace: ${plural(cx.steps.length, 'step')}, as the replay token recorded them (a replay does not shrink)`,
     formatSteps(cx.steps),
     `error: ${errorLine(cx)}`,
+    ...judgement(cx),
   ];
   if (cx.details !== undefined) lines.push(cx.details);
   if (summary.reproduced !== undefined) {

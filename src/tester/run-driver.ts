@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDefaultEmbedder } from '../index/embedder.js';
@@ -48,6 +48,8 @@ function faultControl(pool: ChildPool, files: RunFiles): FaultControl {
     restartOwner: () => pool.restartOwner(files),
     killReader: (slot) => pool.killReader(slot),
     restartReader: (slot) => pool.reader(slot, files),
+    // stat, never open: the tester holds no descriptor of the index's files.
+    walBytes: () => statSync(`${files.dbPath}.wal`, { throwIfNoEntry: false })?.size ?? 0,
   };
 }
 
@@ -97,13 +99,13 @@ export class RunDriver {
         await this.pool.killOwner();
         return this.runOn(files, commands);
       });
-      this.count(world.history.steps);
+      this.count(world.history.steps, commands);
       record = { commands: commandsThatRan(commands), steps: world.history.steps };
       return world.history.steps;
     } catch (error) {
       if (!(error instanceof RunFailure)) throw error;
       const steps = error.world.history.steps;
-      this.count(steps);
+      this.count(steps, commands);
       const hung = steps.some((s) => s.errorKind === 'hang');
       const pending = hung ? `what each process was doing: ${this.pool.pendingWork()}` : undefined;
       const ran = commandsThatRan(commands);
@@ -169,8 +171,9 @@ export class RunDriver {
     this.forgetBase();
   }
 
-  private count(steps: readonly StepEvent[]): void {
+  private count(steps: readonly StepEvent[], commands: Iterable<StressCommand>): void {
     this.faultCounts = countFaults(this.faultCounts, steps);
-    this.reach = addReach(this.reach, reachOf(steps));
+    const kinds = commandsThatRan(commands).map((c) => c.constructor.name);
+    this.reach = addReach(this.reach, reachOf(steps, kinds));
   }
 }

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
-import { addReach, COMMON_GOALS, FAULT_GOALS, NO_REACH, unreached } from './reach.js';
+import { addReach, goalsFor, NO_REACH, unreached, watchedFor } from './reach.js';
 import { NO_FAULTS, type StressSummary } from './report.js';
 import type { StressSettings } from './settings.js';
 import { DEFAULTS } from './settings.js';
@@ -155,7 +155,7 @@ export function mergeSummaries(
   const reach = done.reduce((sum, s) => (s.reach === undefined ? sum : addReach(sum, s.reach)), NO_REACH);
   const missed =
     runs >= DEFAULTS.runs
-      ? unreached(reach, [...COMMON_GOALS, ...(settings.faults === true ? FAULT_GOALS : [])])
+      ? unreached(reach, goalsFor(settings.strategy, { faults: settings.faults === true }))
       : [];
   if (missed.length > 0) {
     return {
@@ -176,10 +176,12 @@ export function mergeSummaries(
     }),
     NO_FAULTS,
   );
+  const missedWatched = runs >= DEFAULTS.runs ? unreached(reach, watchedFor(settings.strategy)) : [];
   return {
     ...base,
     status: 'passed',
     reach,
+    ...(missedWatched.length === 0 ? {} : { missedWatched }),
     ...(interrupted ? { interrupted: true } : {}),
     ...(counted.length > 0 ? { faultsInjected } : {}),
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { oneMinimal } from '../../src/tester/minimize.js';
+import { describeMinimality, oneMinimal } from '../../src/tester/minimize.js';
 
 describe('oneMinimal', () => {
   it('removes every command the failure does not need, and no other', async () => {
@@ -46,5 +46,64 @@ describe('oneMinimal with simpler versions', () => {
       parts,
     );
     expect(result.commands).toEqual([[7]]);
+  });
+});
+
+describe('oneMinimal against a flaky failure', () => {
+  it('keeps a step whose removal passed once but failed on a later replay', async () => {
+    // The failure needs 3; without 5 it still fails, but only every third replay (a race).
+    let calls = 0;
+    const fails = async (xs: readonly number[]) => {
+      if (!xs.includes(3)) return false;
+      if (xs.includes(5)) return true;
+      calls++;
+      return calls % 3 === 0;
+    };
+    const once = await oneMinimal([3, 5], fails, { maxAttempts: 50, timeBudgetMs: 10_000, replays: 1 });
+    expect(once.commands).toEqual([3, 5]);
+    calls = 0;
+    const thrice = await oneMinimal([3, 5], fails, { maxAttempts: 50, timeBudgetMs: 10_000, replays: 3 });
+    expect(thrice.commands).toEqual([3]);
+  });
+
+  it('spends `replays` replays on every removal it rejects', async () => {
+    let calls = 0;
+    const result = await oneMinimal(
+      [1, 2, 3],
+      async (xs) => {
+        calls++;
+        return xs.length === 3;
+      },
+      { maxAttempts: 100, timeBudgetMs: 10_000, replays: 3 },
+    );
+    expect(result.commands).toEqual([1, 2, 3]);
+    expect(calls).toBe(9);
+    expect(result.attempts).toBe(9);
+  });
+});
+
+describe('describeMinimality', () => {
+  it('claims 1-minimal with k/k only when every step was decided', async () => {
+    const result = await oneMinimal([1, 2, 3], async (xs) => xs.includes(2), {
+      maxAttempts: 100,
+      timeBudgetMs: 10_000,
+      replays: 3,
+    });
+    expect(result.undecided).toEqual([]);
+    expect(describeMinimality(result, String)).toBe('1-minimal: removing any one step makes it pass 3/3');
+  });
+
+  it('names the steps it could not decide when the budget ran out', async () => {
+    const result = await oneMinimal(['a', 'b', 'c'], async () => false, {
+      maxAttempts: 4,
+      timeBudgetMs: 10_000,
+      replays: 3,
+    });
+    // 'c' (tried first) passed 3/3; 'b' got one replay before the budget ended.
+    expect(result.undecided).toEqual([0, 1]);
+    const text = describeMinimality(result, (c) => `cmd(${c})`);
+    expect(text).toMatch(/^not shown 1-minimal/);
+    expect(text).toContain('step 1 cmd(a), step 2 cmd(b)');
+    expect(text).not.toContain('cmd(c)');
   });
 });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { StepEvent } from '../../src/tester/history.js';
-import { addReach, COMMON_GOALS, NO_REACH, reachOf, unreached } from '../../src/tester/reach.js';
+import {
+  addReach,
+  COMMON_GOALS,
+  goalsFor,
+  NO_REACH,
+  reachOf,
+  unreached,
+  watchedFor,
+} from '../../src/tester/reach.js';
 import { formatSummary } from '../../src/tester/report.js';
 
 function step(partial: Partial<StepEvent> & Pick<StepEvent, 'actor' | 'op' | 'start' | 'end'>): StepEvent {
@@ -82,5 +90,71 @@ describe('reach', () => {
       /FAILED: the contract held in 200 runs, but they never reached: a search racing a checkpoint or release \(seed 42/,
     );
     expect(text).toMatch(/truncated at top-k/);
+  });
+
+  it('counts lock conflicts retried on each side, and keeps the longest wait as a maximum', () => {
+    const waits = (conflicts: number, longestWaitMs: number) => ({ lockWaits: { conflicts, longestWaitMs } });
+    const run = reachOf([
+      step({ actor: 'owner', op: 'write', start: 0, end: 5, detail: waits(2, 30) }),
+      step({ actor: 'reader-1', op: 'open', start: 1, end: 4, detail: waits(1, 12) }),
+      step({ actor: 'reader-2', op: 'search', start: 1, end: 9, results: [], detail: waits(3, 41.6) }),
+    ]);
+    expect(run).toMatchObject({ ownerConflictsRetried: 2, readerConflictsRetried: 4, longestLockWaitMs: 42 });
+    const both = addReach(run, { ...run, longestLockWaitMs: 7 });
+    expect(both).toMatchObject({
+      ownerConflictsRetried: 4,
+      readerConflictsRetried: 8,
+      longestLockWaitMs: 42,
+    });
+  });
+
+  it('counts kills mid-write, reader kills while open, WAL recoveries and searches on a superseded state', () => {
+    const run = reachOf([
+      step({ actor: 'owner', op: 'write', start: 0, end: 2 }),
+      step({
+        actor: 'reader-1',
+        op: 'search',
+        start: 1,
+        end: 3,
+        results: [row],
+        args: { topK: 5 },
+        matched: 0,
+      }),
+      step({ actor: 'owner', op: 'checkpoint', start: 2.5, end: 4 }),
+      step({ actor: 'nemesis', op: 'kill-owner', start: 5, end: 6, args: { duringWrite: true } }),
+      step({ actor: 'nemesis', op: 'kill-owner', start: 6, end: 7, args: {} }),
+      step({ actor: 'owner', op: 'restart', start: 7, end: 8, args: { walBytes: 4096 } }),
+      step({ actor: 'owner', op: 'restart', start: 8, end: 9, args: { walBytes: 0 } }),
+      step({ actor: 'nemesis', op: 'kill-reader', start: 9, end: 10, args: { open: true } }),
+      step({ actor: 'nemesis', op: 'kill-reader', start: 10, end: 11, args: { open: false } }),
+    ]);
+    expect(run).toMatchObject({
+      ownerKillsMidWrite: 1,
+      walRecoveries: 1,
+      readerKillsWhileOpen: 1,
+      // The search matched the empty state although the write was acknowledged before it ended.
+      finishedOnRetired: 1,
+      checkpointDuringSearch: 1,
+      acknowledgedMutations: 1,
+    });
+  });
+
+  it('each strategy declares its own goals: handoff must retry an owner conflict and watches for a reader one', () => {
+    const options = { faults: false };
+    const names = (strategy: string) => goalsFor(strategy, options).map((g) => g.name);
+    expect(names('handoff')).toContain('an owner lock conflict retried');
+    // 200 runs at seed 7 met no reader conflict: watched (reported), not failed.
+    expect(names('handoff')).not.toContain('a reader lock conflict retried');
+    expect(watchedFor('handoff').map((g) => g.name)).toEqual(['a reader lock conflict retried']);
+    expect(unreached({ ...NO_REACH, readerConflictsRetried: 1 }, watchedFor('handoff'))).toEqual([]);
+    expect(watchedFor('ipc')).toEqual([]);
+    expect(names('snapshot')).toContain('a search finishing on a retired snapshot');
+    expect(names('ipc')).not.toContain('a reader lock conflict retried');
+    expect(goalsFor('ipc', { ...options, faults: true }).map((g) => g.name)).toEqual(
+      expect.arrayContaining([
+        'an owner killed in the middle of a write',
+        'an owner restart that recovered rows from the WAL',
+      ]),
+    );
   });
 });

@@ -149,6 +149,12 @@ describe('formatSummary', () => {
     );
   });
 
+  it('says which watched goals a passing suite missed, without failing it', () => {
+    expect(formatSummary({ ...BASE, missedWatched: ['a reader lock conflict retried'] })).toBe(
+      'embecode-stress: readonly-direct: contract held in 30 runs (seed 42, 1.2 s)\nnot reached (watched, not a failing goal): a reader lock conflict retried',
+    );
+  });
+
   it('is one line with the reason on a set-up error', () => {
     expect(formatSummary({ ...BASE, status: 'error', reason: 'no such strategy' })).toBe(
       'embecode-stress: readonly-direct: error: no such strategy',
@@ -249,6 +255,19 @@ describe('formatSummary', () => {
     expect(text).toContain('minimal trace: 1 step (shrunk');
     expect(text.split('\n').some((line) => line.includes('/tmp/embecode-stress-1'))).toBe(true);
     expect(text.split('\n').at(-1)).toBe('replay with: npx embecode-stress replay es1.abc');
+  });
+
+  it('states the 1-minimal claim and the race-or-logic class of a judged failure', () => {
+    const judged = {
+      ...COUNTEREXAMPLE,
+      minimality: '1-minimal: removing any one step makes it pass 3/3',
+      failureClass: { class: 'race' as const, failed: 2, of: 5, text: 'fails 2/5: a race' },
+    };
+    const lines = formatSummary({ ...BASE, status: 'failed', counterexample: judged }).split('\n');
+    expect(lines).toContain('1-minimal: removing any one step makes it pass 3/3');
+    expect(lines).toContain('replays of the minimal trace: fails 2/5: a race');
+    const plain = formatSummary({ ...BASE, status: 'failed', counterexample: COUNTEREXAMPLE });
+    expect(plain).not.toMatch(/1-minimal|replays of the minimal trace/);
   });
 
   it('still says it failed when there is no counterexample', () => {

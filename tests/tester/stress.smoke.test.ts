@@ -68,6 +68,12 @@ describe('readonly-direct smoke', () => {
     expect(summary.counterexample?.error).toContain(removed);
     expect(existsSync(removed)).toBe(false);
     expectShrunkLockConflict(summary);
+    // The minimizer's claim and the race-or-logic replays (at least 2 replays whatever the bound).
+    expect(summary.counterexample?.minimality).toMatch(
+      /^(1-minimal: removing any one step makes it pass 3\/3|not shown 1-minimal: )/,
+    );
+    expect(summary.counterexample?.failureClass?.of).toBeGreaterThanOrEqual(2);
+    expect(summary.counterexample?.failureClass?.failed).toBeGreaterThan(0);
     expect(liveChildCount()).toBe(0);
   });
 

@@ -88,7 +88,17 @@ describe('mergeSummaries', () => {
 
   it('judges reach on the whole run: a goal one worker missed and another reached passes', () => {
     const reached = reachOf([
-      { index: 0, actor: 'owner', op: 'write', args: {}, pid: 1, start: 0, end: 10, outcome: 'ok', ok: true },
+      {
+        index: 0,
+        actor: 'owner',
+        op: 'write',
+        args: {},
+        pid: 1,
+        start: 0,
+        end: 10,
+        outcome: 'ok',
+        ok: true,
+      },
       {
         index: 1,
         actor: 'owner',

@@ -1,5 +1,6 @@
 import type { OwnerOp } from '../../child-protocol/owner-service.js';
 import { RemoteError } from '../../errors.js';
+import type { LockWaits } from '../../strategies/lock-waits.js';
 import type { StepEvent, WrittenFile } from '../history.js';
 import type { Recorder } from './recorder.js';
 
@@ -9,7 +10,7 @@ export interface OwnerHandle {
   request(
     op: OwnerOp,
     args?: Record<string, unknown>,
-  ): Promise<{ ok: boolean; error?: string; kind?: string }>;
+  ): Promise<{ ok: boolean; error?: string; kind?: string; waits?: LockWaits }>;
 }
 
 /** Sends a request and turns an error reply into a thrown error that keeps its kind. */
@@ -17,9 +18,10 @@ export async function requestOrThrow(
   owner: OwnerHandle,
   op: OwnerOp,
   args?: Record<string, unknown>,
-): Promise<void> {
+): Promise<LockWaits | undefined> {
   const reply = await owner.request(op, args);
   if (!reply.ok) throw new RemoteError(reply.error ?? 'unknown owner error', reply.kind ?? 'other');
+  return reply.waits;
 }
 
 /** The tokens a write planted, for the trace line (its contents live on the event, not in args). */
@@ -80,6 +82,8 @@ export class OwnerActor {
         args,
         ...(batch === undefined ? {} : { batch }),
         ...(extra === undefined ? {} : { extra }),
+        // Lock conflicts the strategy retried for this request (handoff), for the reach counters.
+        describe: (waits) => (waits === undefined ? {} : { detail: { lockWaits: waits } }),
       },
       () => requestOrThrow(handle, op, request),
     );

@@ -18,6 +18,13 @@ function pidOf(reader: ReaderSide): number {
   return typeof pid === 'number' ? pid : process.pid;
 }
 
+/** Lock waits a reader in another process reported since its last step (see RemoteReader). */
+function lockWaitsDetail(reader: ReaderSide): { detail?: { lockWaits: unknown } } {
+  const claim = (reader as { claimLockWaits?: () => unknown }).claimLockWaits;
+  const waits = typeof claim === 'function' ? claim.call(reader) : undefined;
+  return waits === undefined ? {} : { detail: { lockWaits: waits } };
+}
+
 function rows(results: readonly SearchResult[]): ResultRow[] {
   return results.map((r) => ({ path: r.path, startLine: r.startLine, endLine: r.endLine, score: r.score }));
 }
@@ -64,6 +71,7 @@ export class ReaderActor {
         args: { ...request },
         ...(batch === undefined ? {} : { batch }),
         describe: (results: SearchResult[]) => ({
+          ...lockWaitsDetail(side),
           results: rows(results),
           seen: [...new Set(results.flatMap((r) => tokensIn(r.preview)))],
         }),
@@ -80,7 +88,14 @@ export class ReaderActor {
 
   private async simple(op: string, action: () => Promise<void>, batch?: number): Promise<StepEvent> {
     const { event } = await this.recorder.step(
-      { actor: this.actor, pid: this.pid, op, args: {}, ...(batch === undefined ? {} : { batch }) },
+      {
+        actor: this.actor,
+        pid: this.pid,
+        op,
+        args: {},
+        ...(batch === undefined ? {} : { batch }),
+        describe: () => lockWaitsDetail(this.side),
+      },
       action,
     );
     return event;
