@@ -12,6 +12,10 @@ export interface SeedResult {
   readonly verdict: Verdict;
   /** Steps in the reported (shrunk) counterexample, when caught. */
   readonly traceLength?: number;
+  /** Whether the report claims the trace 1-minimal (every one-step removal replayed and passed). */
+  readonly oneMinimal?: boolean;
+  /** Race or logic, from the report's replays of the final trace: `logic` or `race 2/5`. */
+  readonly failureClass?: string;
   /** Wall time from starting the run to its report (or to the kill, for a hang). */
   readonly seconds: number;
   /** Why it is an error or a hang, on one line. */
@@ -38,7 +42,11 @@ export interface FinishedRun {
 interface Report {
   readonly status?: unknown;
   readonly reason?: unknown;
-  readonly counterexample?: { readonly steps?: unknown };
+  readonly counterexample?: {
+    readonly steps?: unknown;
+    readonly minimality?: unknown;
+    readonly failureClass?: { readonly class?: unknown; readonly failed?: unknown; readonly of?: unknown };
+  };
 }
 
 /** The one JSON object `--json` prints; undefined when stdout is not that. */
@@ -50,6 +58,15 @@ function parseReport(stdout: string): Report | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `logic`, or `race k/N` for a trace that failed only k of its N replays. */
+function failureClassCell(
+  reported: { readonly class?: unknown; readonly failed?: unknown; readonly of?: unknown } | undefined,
+): string | undefined {
+  if (reported?.class === 'logic') return 'logic';
+  if (reported?.class === 'race') return `race ${String(reported.failed)}/${String(reported.of)}`;
+  return undefined;
 }
 
 function oneLine(text: string, max = 160): string {
@@ -64,8 +81,16 @@ export function classifyRun(run: FinishedRun): SeedResult {
     return { ...base, verdict: 'hang', detail: `no report within ${run.seconds.toFixed(0)} s` };
   const report = parseReport(run.stdout);
   if (run.exitCode === 1 && report?.status === 'failed') {
-    const steps = report.counterexample?.steps;
-    return { ...base, verdict: 'caught', ...(Array.isArray(steps) ? { traceLength: steps.length } : {}) };
+    const cx = report.counterexample;
+    const minimality = cx?.minimality;
+    const klass = failureClassCell(cx?.failureClass);
+    return {
+      ...base,
+      verdict: 'caught',
+      ...(Array.isArray(cx?.steps) ? { traceLength: cx.steps.length } : {}),
+      ...(typeof minimality === 'string' ? { oneMinimal: minimality.startsWith('1-minimal') } : {}),
+      ...(klass === undefined ? {} : { failureClass: klass }),
+    };
   }
   if (run.exitCode === 0 && report?.status === 'passed') return { ...base, verdict: 'survived' };
   const why =

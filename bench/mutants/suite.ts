@@ -108,7 +108,7 @@ async function runMutant(settings: SuiteSettings, mutant: Mutant): Promise<Mutan
     for (const seed of settings.seeds) {
       const result = await stressRun(tree, mutant.strategy, seed, settings.deadlineS);
       settings.onResult?.(
-        `${mutant.id} seed ${seed}: ${result.verdict}${result.traceLength === undefined ? '' : ` (${result.traceLength} steps)`} in ${result.seconds.toFixed(1)} s`,
+        `${mutant.id} seed ${seed}: ${result.verdict}${result.traceLength === undefined ? '' : ` (${result.traceLength} steps${result.oneMinimal === false ? ', not shown 1-minimal' : ''}${result.failureClass === undefined ? '' : `, ${result.failureClass}`})`} in ${result.seconds.toFixed(1)} s`,
       );
       seeds.push(result);
     }

@@ -4,7 +4,8 @@ import { caughtEverywhere, type MutantResult, type SeedResult } from './outcome.
 function traceCell(seed: SeedResult): string {
   switch (seed.verdict) {
     case 'caught':
-      return seed.traceLength === undefined ? '?' : String(seed.traceLength);
+      // A star: the report could not show the trace 1-minimal (its replay budget ran out).
+      return `${seed.traceLength === undefined ? '?' : String(seed.traceLength)}${seed.oneMinimal === false ? '*' : ''}`;
     case 'survived':
       return '-';
     case 'hang':
@@ -25,11 +26,12 @@ function row(result: MutantResult): string[] {
     mutant.strategy,
     `${caught}/${seeds.length}`,
     seeds.map(traceCell).join(','),
+    seeds.map((s) => (s.verdict === 'caught' ? (s.failureClass ?? '?') : '-')).join(','),
     seeds.map((s) => s.seconds.toFixed(1)).join(','),
   ];
 }
 
-const HEADER = ['id', 'strategy', 'caught', 'trace', 'seconds'];
+const HEADER = ['id', 'strategy', 'caught', 'trace', 'class', 'seconds'];
 
 /**
  * The results as an aligned text table, then the line the suite is judged by. A row that did not
@@ -48,8 +50,29 @@ export function formatTable(results: readonly MutantResult[]): string {
       .join('  ')
       .trimEnd();
   const lines = [line(HEADER), ...rows.map(line)];
-  lines.push(summaryLine(results));
+  lines.push(summaryLine(results), traceLine(results));
   return lines.join('\n');
+}
+
+/**
+ * What the caught traces look like as a whole: the median length a reader of a failure gets, how
+ * many were shown 1-minimal (a star in the table marks the others), and how many were races.
+ */
+export function traceLine(results: readonly MutantResult[]): string {
+  const caught = results.flatMap((r) => r.seeds.filter((s) => s.verdict === 'caught'));
+  const lengths = caught.flatMap((s) => (s.traceLength === undefined ? [] : [s.traceLength]));
+  if (lengths.length === 0) return 'traces: none caught';
+  const minimal = caught.filter((s) => s.oneMinimal === true).length;
+  const races = caught.filter((s) => s.failureClass?.startsWith('race')).length;
+  return `traces: median ${median(lengths)} steps (${Math.min(...lengths)}-${Math.max(...lengths)}) over ${lengths.length} caught; 1-minimal ${minimal} of ${caught.length}; races ${races}`;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function summaryLine(results: readonly MutantResult[]): string {

@@ -255,23 +255,29 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     let minimality: string | undefined;
     let failureClass: FailureClass | undefined;
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
-      const reduced = await oneMinimal(
-        failures.minimal.commands,
-        (candidate) => driver.stillFails(candidate),
-        { ...MINIMIZE_DEFAULTS, replays: knob('STRESS_MINIMIZE_REPLAYS', MINIMIZE_DEFAULTS.replays) },
-        (command: C) => simplerVersions(command),
-      );
-      if (process.env.EMBECODE_DEBUG)
-        process.stderr.write(
-          `minimize: ${JSON.stringify({ ...reduced, commands: reduced.commands.map(String) })}\n`,
+      // 0 turns the pass off (to measure what it costs, or to get fast-check's trace as it is).
+      const minimizeReplays = knob('STRESS_MINIMIZE_REPLAYS', MINIMIZE_DEFAULTS.replays);
+      let final: readonly C[] = failures.minimal.commands;
+      if (minimizeReplays > 0) {
+        const reduced = await oneMinimal(
+          final,
+          (candidate) => driver.stillFails(candidate),
+          { ...MINIMIZE_DEFAULTS, replays: minimizeReplays },
+          (command: C) => simplerVersions(command),
         );
-      shrunkFurther = reduced.removed;
-      minimality = describeMinimality(reduced, String);
+        if (process.env.EMBECODE_DEBUG)
+          process.stderr.write(
+            `minimize: ${JSON.stringify({ ...reduced, commands: reduced.commands.map(String) })}\n`,
+          );
+        shrunkFurther = reduced.removed;
+        minimality = describeMinimality(reduced, String);
+        final = reduced.commands;
+      }
       // Race or logic: replay the final trace a few times, within a bound of the time spent so far.
       // A replay of a token counts its own reproductions instead.
       const replays = knob('STRESS_CLASSIFY_REPLAYS', CLASSIFY_DEFAULTS.replays);
       if (replays > 0 && settings.path === undefined) {
-        failureClass = await classifyFailure(() => driver.stillFails(reduced.commands), {
+        failureClass = await classifyFailure(() => driver.stillFails(final), {
           replays,
           timeBudgetMs: classifyBudgetMs(performance.now() - started),
         });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Mutant } from '../../bench/mutants/mutant.js';
 import { caughtEverywhere, classifyRun, type MutantResult } from '../../bench/mutants/outcome.js';
-import { formatProblems, formatTable, summaryLine } from '../../bench/mutants/table.js';
+import { formatProblems, formatTable, summaryLine, traceLine } from '../../bench/mutants/table.js';
 
 function mutant(id: string, strategy = 'ipc'): Mutant {
   return { id, strategy, description: '', file: 'src/x.ts', find: 'a', replace: 'b' };
@@ -11,9 +11,16 @@ const caughtAll: MutantResult = {
   mutant: mutant('owner-acks-early'),
   status: 'ran',
   seeds: [
-    { seed: 1, verdict: 'caught', traceLength: 3, seconds: 4.04 },
-    { seed: 2, verdict: 'caught', traceLength: 2, seconds: 12.96 },
-    { seed: 3, verdict: 'caught', traceLength: 5, seconds: 7 },
+    { seed: 1, verdict: 'caught', traceLength: 3, oneMinimal: true, failureClass: 'logic', seconds: 4.04 },
+    {
+      seed: 2,
+      verdict: 'caught',
+      traceLength: 2,
+      oneMinimal: true,
+      failureClass: 'race 2/5',
+      seconds: 12.96,
+    },
+    { seed: 3, verdict: 'caught', traceLength: 5, oneMinimal: false, failureClass: 'logic', seconds: 7 },
   ],
 };
 const mixed: MutantResult = {
@@ -35,12 +42,22 @@ const stale: MutantResult = {
 describe('formatTable', () => {
   it('prints one aligned row per mutant and the summary line', () => {
     expect(formatTable([caughtAll, mixed, stale]).split('\n')).toEqual([
-      'id                strategy  caught  trace       seconds',
-      'owner-acks-early  ipc       3/3     3,2,5       4.0,13.0,7.0',
-      'snap              snapshot  0/3     -,hang,err  20.0,300.0,1.0',
+      'id                strategy  caught  trace       class                 seconds',
+      'owner-acks-early  ipc       3/3     3,2,5*      logic,race 2/5,logic  4.0,13.0,7.0',
+      'snap              snapshot  0/3     -,hang,err  -,-,-                 20.0,300.0,1.0',
       'gone              handoff   -       does not apply: src/x.ts has no "a"',
       'caught on every seed: 1 of 3',
+      'traces: median 3 steps (2-5) over 3 caught; 1-minimal 2 of 3; races 1',
     ]);
+  });
+
+  it('says so when nothing was caught, and takes the middle of an even count', () => {
+    expect(traceLine([mixed])).toBe('traces: none caught');
+    const four: MutantResult = {
+      ...caughtAll,
+      seeds: [...caughtAll.seeds, { seed: 4, verdict: 'caught', traceLength: 8, seconds: 1 }],
+    };
+    expect(traceLine([four])).toBe('traces: median 4 steps (2-8) over 4 caught; 1-minimal 2 of 4; races 1');
   });
 
   it('counts only mutants caught on every seed', () => {
@@ -72,6 +89,25 @@ describe('classifyRun', () => {
       traceLength: 3,
     });
     expect(classifyRun({ ...run, exitCode: 2, stdout: failed }).verdict).toBe('error');
+  });
+
+  it('carries the 1-minimal claim and the race-or-logic class of a caught run', () => {
+    const report = (minimality: string, failureClass: object) =>
+      JSON.stringify({ status: 'failed', counterexample: { steps: [{}], minimality, failureClass } });
+    const minimal = report('1-minimal: removing any one step makes it pass 3/3', {
+      class: 'logic',
+      failed: 5,
+      of: 5,
+    });
+    expect(classifyRun({ ...run, exitCode: 1, stdout: minimal })).toMatchObject({
+      oneMinimal: true,
+      failureClass: 'logic',
+    });
+    const undecided = report('not shown 1-minimal: the budget ran out', { class: 'race', failed: 2, of: 5 });
+    expect(classifyRun({ ...run, exitCode: 1, stdout: undecided })).toMatchObject({
+      oneMinimal: false,
+      failureClass: 'race 2/5',
+    });
   });
 
   it('survives on exit 0 with status passed', () => {

@@ -77,6 +77,29 @@ describe('readonly-direct smoke', () => {
     expect(liveChildCount()).toBe(0);
   });
 
+  it('STRESS_MINIMIZE_REPLAYS=0 and STRESS_CLASSIFY_REPLAYS=0 report the shrunk trace without either pass', async () => {
+    const saved = { m: process.env.STRESS_MINIMIZE_REPLAYS, c: process.env.STRESS_CLASSIFY_REPLAYS };
+    process.env.STRESS_MINIMIZE_REPLAYS = '0';
+    process.env.STRESS_CLASSIFY_REPLAYS = '0';
+    try {
+      const summary = await runStress(
+        { strategy: 'readonly-direct', runs: 30, seed: 2, maxCommands: 10 },
+        { artifacts: false },
+      );
+      expectShrunkLockConflict(summary);
+      expect(summary.counterexample?.minimality).toBeUndefined();
+      expect(summary.counterexample?.failureClass).toBeUndefined();
+    } finally {
+      for (const [name, value] of [
+        ['STRESS_MINIMIZE_REPLAYS', saved.m],
+        ['STRESS_CLASSIFY_REPLAYS', saved.c],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('replays a token to the same trace', async () => {
     const first = await runStress(
       { strategy: 'readonly-direct', runs: 30, seed: 7, maxCommands: 10 },
