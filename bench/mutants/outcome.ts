@@ -16,6 +16,8 @@ export interface SeedResult {
   readonly oneMinimal?: boolean;
   /** Race or logic, from the report's replays of the final trace: `logic` or `race 2/5`. */
   readonly failureClass?: string;
+  /** Of `seconds`, the time the 1-minimal pass and the race-or-logic replays took. */
+  readonly judgedSeconds?: number;
   /** Wall time from starting the run to its report (or to the kill, for a hang). */
   readonly seconds: number;
   /** Why it is an error or a hang, on one line. */
@@ -46,6 +48,7 @@ interface Report {
     readonly steps?: unknown;
     readonly minimality?: unknown;
     readonly failureClass?: { readonly class?: unknown; readonly failed?: unknown; readonly of?: unknown };
+    readonly judgedMs?: { readonly minimize?: unknown; readonly classify?: unknown };
   };
 }
 
@@ -58,6 +61,14 @@ function parseReport(stdout: string): Report | undefined {
   } catch {
     return undefined;
   }
+}
+
+function judgedSeconds(judged: { readonly minimize?: unknown; readonly classify?: unknown } | undefined): {
+  judgedSeconds?: number;
+} {
+  const { minimize, classify } = judged ?? {};
+  if (typeof minimize !== 'number' || typeof classify !== 'number') return {};
+  return { judgedSeconds: (minimize + classify) / 1000 };
 }
 
 /** `logic`, or `race k/N` for a trace that failed only k of its N replays. */
@@ -90,6 +101,7 @@ export function classifyRun(run: FinishedRun): SeedResult {
       ...(Array.isArray(cx?.steps) ? { traceLength: cx.steps.length } : {}),
       ...(typeof minimality === 'string' ? { oneMinimal: minimality.startsWith('1-minimal') } : {}),
       ...(klass === undefined ? {} : { failureClass: klass }),
+      ...judgedSeconds(cx?.judgedMs),
     };
   }
   if (run.exitCode === 0 && report?.status === 'passed') return { ...base, verdict: 'survived' };

@@ -64,7 +64,15 @@ export function traceLine(results: readonly MutantResult[]): string {
   if (lengths.length === 0) return 'traces: none caught';
   const minimal = caught.filter((s) => s.oneMinimal === true).length;
   const races = caught.filter((s) => s.failureClass?.startsWith('race')).length;
-  return `traces: median ${median(lengths)} steps (${Math.min(...lengths)}-${Math.max(...lengths)}) over ${lengths.length} caught; 1-minimal ${minimal} of ${caught.length}; races ${races}`;
+  const traces = `traces: median ${median(lengths)} steps (${Math.min(...lengths)}-${Math.max(...lengths)}) over ${lengths.length} caught; 1-minimal ${minimal} of ${caught.length}; races ${races}`;
+  // Time to report against the same run without the two passes, which come after everything else.
+  const ratios = caught.flatMap((s) =>
+    s.judgedSeconds === undefined || s.seconds <= s.judgedSeconds
+      ? []
+      : [s.seconds / (s.seconds - s.judgedSeconds)],
+  );
+  if (ratios.length === 0) return traces;
+  return `${traces}; time to report with the 1-minimal pass and race replays: median ${median(ratios).toFixed(2)}x (max ${Math.max(...ratios).toFixed(2)}x) of without them`;
 }
 
 function median(values: readonly number[]): number {

@@ -254,10 +254,12 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     // fast-check's shrinking can keep steps that do not matter: remove each one that can go.
     let minimality: string | undefined;
     let failureClass: FailureClass | undefined;
+    let judgedMs: { minimize: number; classify: number } | undefined;
     if (details.failed && settings.commands === undefined && failures.minimal?.commands !== undefined) {
       // 0 turns the pass off (to measure what it costs, or to get fast-check's trace as it is).
       const minimizeReplays = knob('STRESS_MINIMIZE_REPLAYS', MINIMIZE_DEFAULTS.replays);
       let final: readonly C[] = failures.minimal.commands;
+      const minimizeStarted = performance.now();
       if (minimizeReplays > 0) {
         const reduced = await oneMinimal(
           final,
@@ -275,6 +277,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       }
       // Race or logic: replay the final trace a few times, within a bound of the time spent so far.
       // A replay of a token counts its own reproductions instead.
+      const classifyStarted = performance.now();
       const replays = knob('STRESS_CLASSIFY_REPLAYS', CLASSIFY_DEFAULTS.replays);
       if (replays > 0 && settings.path === undefined) {
         failureClass = await classifyFailure(() => driver.stillFails(final), {
@@ -282,6 +285,10 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
           timeBudgetMs: classifyBudgetMs(performance.now() - started),
         });
       }
+      judgedMs = {
+        minimize: Math.round(classifyStarted - minimizeStarted),
+        classify: Math.round(performance.now() - classifyStarted),
+      };
     }
     const common = { strategy: target.name, seed: settings.seed };
     const elapsed = () => Math.round(performance.now() - started);
@@ -324,6 +331,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       ...counterexample,
       ...(minimality === undefined ? {} : { minimality }),
       ...(failureClass === undefined ? {} : { failureClass }),
+      ...(judgedMs === undefined ? {} : { judgedMs }),
     };
     const root = options.artifacts ?? artifactsRootFromEnv();
     const artifact =

@@ -40,6 +40,11 @@ export interface Counterexample {
   readonly minimality?: string;
   /** Race or logic, from replays of the final trace. */
   readonly failureClass?: FailureClass;
+  /**
+   * Wall time (ms) the 1-minimal pass and the race-or-logic replays took, part of the summary's
+   * `elapsedMs`: what they add to the time a failure takes to report.
+   */
+  readonly judgedMs?: { readonly minimize: number; readonly classify: number };
 }
 
 export interface StressSummary {

@@ -60,6 +60,20 @@ describe('formatTable', () => {
     expect(traceLine([four])).toBe('traces: median 4 steps (2-8) over 4 caught; 1-minimal 2 of 4; races 1');
   });
 
+  it('puts the time the two passes took beside the time to report without them', () => {
+    const timed: MutantResult = {
+      ...caughtAll,
+      seeds: [
+        { seed: 1, verdict: 'caught', traceLength: 3, oneMinimal: true, seconds: 12, judgedSeconds: 2 },
+        { seed: 2, verdict: 'caught', traceLength: 3, oneMinimal: true, seconds: 10, judgedSeconds: 5 },
+        { seed: 3, verdict: 'caught', traceLength: 3, oneMinimal: true, seconds: 10, judgedSeconds: 0 },
+      ],
+    };
+    expect(traceLine([timed])).toBe(
+      'traces: median 3 steps (3-3) over 3 caught; 1-minimal 3 of 3; races 0; time to report with the 1-minimal pass and race replays: median 1.20x (max 2.00x) of without them',
+    );
+  });
+
   it('counts only mutants caught on every seed', () => {
     const partly: MutantResult = {
       ...caughtAll,
@@ -93,7 +107,15 @@ describe('classifyRun', () => {
 
   it('carries the 1-minimal claim and the race-or-logic class of a caught run', () => {
     const report = (minimality: string, failureClass: object) =>
-      JSON.stringify({ status: 'failed', counterexample: { steps: [{}], minimality, failureClass } });
+      JSON.stringify({
+        status: 'failed',
+        counterexample: {
+          steps: [{}],
+          minimality,
+          failureClass,
+          judgedMs: { minimize: 1500, classify: 500 },
+        },
+      });
     const minimal = report('1-minimal: removing any one step makes it pass 3/3', {
       class: 'logic',
       failed: 5,
@@ -102,6 +124,7 @@ describe('classifyRun', () => {
     expect(classifyRun({ ...run, exitCode: 1, stdout: minimal })).toMatchObject({
       oneMinimal: true,
       failureClass: 'logic',
+      judgedSeconds: 2,
     });
     const undecided = report('not shown 1-minimal: the budget ran out', { class: 'race', failed: 2, of: 5 });
     expect(classifyRun({ ...run, exitCode: 1, stdout: undecided })).toMatchObject({

@@ -74,6 +74,10 @@ describe('readonly-direct smoke', () => {
     );
     expect(summary.counterexample?.failureClass?.of).toBeGreaterThanOrEqual(2);
     expect(summary.counterexample?.failureClass?.failed).toBeGreaterThan(0);
+    // What the two passes cost is part of the time to report, and the summary says how much.
+    const judged = summary.counterexample?.judgedMs;
+    expect((judged?.minimize ?? -1) + (judged?.classify ?? -1)).toBeLessThanOrEqual(summary.elapsedMs);
+    expect(judged?.classify).toBeGreaterThan(0);
     expect(liveChildCount()).toBe(0);
   });
 
