@@ -14,7 +14,7 @@ import {
 import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass } from './failure-class.js';
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
-import { describeMinimality, MINIMIZE_DEFAULTS, oneMinimal } from './minimize.js';
+import { describeMinimality, MINIMIZE_DEFAULTS, minimizeBudgetMs, oneMinimal } from './minimize.js';
 import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached, watchedFor } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
@@ -264,7 +264,11 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         const reduced = await oneMinimal(
           final,
           (candidate) => driver.stillFails(candidate),
-          { ...MINIMIZE_DEFAULTS, replays: minimizeReplays },
+          {
+            ...MINIMIZE_DEFAULTS,
+            replays: minimizeReplays,
+            timeBudgetMs: minimizeBudgetMs(performance.now() - started),
+          },
           (command: C) => simplerVersions(command),
         );
         if (process.env.EMBECODE_DEBUG)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeMinimality, oneMinimal } from '../../src/tester/minimize.js';
+import { describeMinimality, minimizeBudgetMs, oneMinimal } from '../../src/tester/minimize.js';
 
 describe('oneMinimal', () => {
   it('removes every command the failure does not need, and no other', async () => {
@@ -46,6 +46,33 @@ describe('oneMinimal with simpler versions', () => {
       parts,
     );
     expect(result.commands).toEqual([[7]]);
+  });
+});
+
+describe('what the pass spends', () => {
+  it('replays a removal `replays` times before keeping its step, a simpler version once', async () => {
+    // Every candidate passes: the one command stays, and neither it nor its two simpler versions
+    // take the place of the original.
+    const tried: string[] = [];
+    const result = await oneMinimal(
+      ['ab', 'c'],
+      async (xs) => {
+        tried.push(xs.join('|'));
+        return false;
+      },
+      { maxAttempts: 100, timeBudgetMs: 10_000, replays: 3 },
+      (x) => (x.length > 1 ? [[x[0] as string], [x[1] as string]] : []),
+    );
+    expect(result.commands).toEqual(['ab', 'c']);
+    expect(result.undecided).toEqual([]);
+    // Removing 'c' 3 times, removing 'ab' 3 times, then 'a|c' and 'b|c' once each.
+    expect(tried).toEqual(['ab', 'ab', 'ab', 'c', 'c', 'c', 'a|c', 'b|c']);
+  });
+
+  it('is bounded by a fifth of the time the failure took to find, between 5 and 90 s', () => {
+    expect(minimizeBudgetMs(1_000)).toBe(5_000);
+    expect(minimizeBudgetMs(100_000)).toBe(20_000);
+    expect(minimizeBudgetMs(1_000_000)).toBe(90_000);
   });
 });
 
