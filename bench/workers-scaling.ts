@@ -1,31 +1,238 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { ProcessTimes, RunProfile } from '../src/tester/process-profile.js';
 import { runWorkers } from '../src/tester/workers.js';
 
 /**
  * Runs/s of the stress tester with 1 and with 2 worker processes, same strategy, same total
  * runs, alternating so machine noise hits both. Each worker is a whole `embecode-stress run`
  * process with its own owner child, so start-up is part of the cost, as it is for users.
+ *
+ * Runs/s alone cannot say why 2 workers are not twice as fast on 2 cores, least of all on a
+ * machine other jobs share. So every worker reports where its time went (STRESS_PROFILE=1,
+ * src/tester/process-profile.ts): CPU and run-queue wait of each of its processes, all threads
+ * summed, and how long each main thread was blocked (waiting on another process, a disk, a
+ * timer); this parent adds its own CPU and ELU, the CPU of the whole process tree (from the
+ * rusage of its reaped children, which counts processes that ended too), and the machine's
+ * busy time and runnable threads (/proc/stat), which is everyone's, not just ours.
  */
+
+interface Measurement {
+  readonly round: number;
+  readonly workers: 1 | 2;
+  readonly runs: number;
+  readonly seconds: number;
+  readonly profiles: readonly RunProfile[];
+  readonly parentElu: number;
+  readonly parentCpuMs: number;
+  /** CPU of every process under this one that ended during the measurement (the whole tree). */
+  readonly treeCpuMs: number;
+  /** Fraction of all cores' time the machine was busy (every job on it, ours included). */
+  readonly machineBusy: number;
+  /** Runnable threads on the whole machine, sampled every 200 ms, mean. */
+  readonly machineRunnable: number;
+  readonly loadBefore: number;
+}
+
+/** /proc/stat: busy and total jiffies of all CPUs, and runnable threads now. */
+function machineTimes(): { busy: number; total: number; runnable: number } | undefined {
+  try {
+    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    const fields = (lines[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const running = Number(lines.find((l) => l.startsWith('procs_running'))?.split(/\s+/)[1]);
+    return { busy: total - idle, total, runnable: running };
+  } catch {
+    return undefined;
+  }
+}
+
+function loadAverage(): number {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU ms of this process's reaped children (cutime + cstime of /proc/self/stat). */
+function reapedChildrenCpuMs(): number {
+  try {
+    const raw = readFileSync('/proc/self/stat', 'utf8');
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function measure(strategy: string, runs: number, round: number, workers: 1 | 2): Promise<Measurement> {
+  const loadBefore = loadAverage();
+  const machineBefore = machineTimes();
+  const treeBefore = reapedChildrenCpuMs();
+  const runnable: number[] = [];
+  const sampler = setInterval(() => {
+    const now = machineTimes();
+    if (now !== undefined) runnable.push(now.runnable);
+  }, 200);
+  const eluBefore = performance.eventLoopUtilization();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const summary = await runWorkers({ strategy, runs, seed: 1000 + round, maxCommands: 12 }, workers, {
+    STRESS_PROFILE: '1',
+  }).finally(() => clearInterval(sampler));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = machineTimes();
+  if (summary.status !== 'passed') {
+    throw new Error(`${strategy} did not pass: ${summary.status} ${summary.reason ?? ''}`);
+  }
+  const machineBusy =
+    machineBefore === undefined || machineAfter === undefined
+      ? Number.NaN
+      : (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
+  return {
+    round,
+    workers,
+    runs: summary.runs,
+    seconds,
+    profiles: summary.profiles ?? [],
+    parentElu: performance.eventLoopUtilization(eluBefore).utilization,
+    parentCpuMs: (cpu.user + cpu.system) / 1000,
+    treeCpuMs: reapedChildrenCpuMs() - treeBefore,
+    machineBusy,
+    machineRunnable: mean(runnable),
+    loadBefore,
+  };
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The processes of every worker with `role`. */
+function ofRole(m: Measurement, role: string): ProcessTimes[] {
+  return m.profiles.flatMap((p) => p.processes.filter((x) => x.role === role));
+}
+
+const ROLES = ['tester', 'owner', 'reader', 'intruder'] as const;
+
+/** ms per run of `pick` summed over every process of `role` in every worker. */
+function perRun(m: Measurement, role: string, pick: (p: ProcessTimes) => number): number {
+  return sum(ofRole(m, role).map(pick)) / m.runs;
+}
+
+function row(m: Measurement): string {
+  const cpu = ROLES.map((r) => perRun(m, r, (p) => p.cpuMs));
+  const ended = sum(m.profiles.map((p) => p.endedChildrenCpuMs)) / m.runs;
+  const total = sum(cpu) + ended + m.parentCpuMs / m.runs;
+  const wait = ROLES.map((r) => perRun(m, r, (p) => p.runqueueWaitMs));
+  // Wall time of one run in one worker: each worker does runs / workers of them in `seconds`.
+  const wallMs = (m.seconds * 1000 * m.workers) / m.runs;
+  const testerMain = ['mainCpuMs', 'mainRunqueueWaitMs', 'mainBlockedMs'] as const;
+  const tester = testerMain.map((k) => perRun(m, 'tester', (p) => p[k]) * m.workers);
+  const ownerMain = testerMain.map((k) => perRun(m, 'owner', (p) => p[k]) * m.workers);
+  const checks = m.profiles.map((p) => p.checkMs / 1000);
+  const startup = mean(m.profiles.map((p) => (p.uptimeMs - p.checkMs) / 1000));
+  return [
+    `${m.round + 1}`,
+    `${m.workers}`,
+    `${m.loadBefore.toFixed(1)}`,
+    `${m.machineRunnable.toFixed(1)}`,
+    `${(m.machineBusy * 100).toFixed(0)}%`,
+    `${(m.runs / m.seconds).toFixed(2)}`,
+    `${wallMs.toFixed(0)}`,
+    `${total.toFixed(0)} (${cpu.map((c) => c.toFixed(0)).join(' / ')} / ${(ended + m.parentCpuMs / m.runs).toFixed(0)})`,
+    `${(m.treeCpuMs / m.runs).toFixed(0)}`,
+    `${((total * m.runs) / 1000 / m.seconds).toFixed(2)}`,
+    `${sum(wait).toFixed(0)} (${wait.map((w) => w.toFixed(0)).join(' / ')})`,
+    tester.map((t) => t.toFixed(0)).join(' / '),
+    ownerMain.map((t) => t.toFixed(0)).join(' / '),
+    mean(m.profiles.map((p) => p.elu)).toFixed(2),
+    m.parentElu.toFixed(3),
+    `${startup.toFixed(1)} s, ${checks.map((c) => c.toFixed(0)).join(' / ')} s`,
+  ].join(' | ');
+}
+
 export async function workersScaling(
   strategy = process.env.BENCH_WORKERS_STRATEGY ?? 'ipc',
-  runs = Number(process.env.BENCH_WORKERS_RUNS ?? 600),
-  rounds = 2,
+  runs = Number(process.env.BENCH_WORKERS_RUNS ?? 300),
+  rounds = Number(process.env.BENCH_WORKERS_ROUNDS ?? 2),
 ): Promise<void> {
-  const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  const measurements: Measurement[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
-      const started = performance.now();
-      const summary = await runWorkers({ strategy, runs, seed: 1000 + round, maxCommands: 12 }, workers);
-      const seconds = (performance.now() - started) / 1000;
-      if (summary.status !== 'passed') throw new Error(`${strategy} did not pass: ${summary.status}`);
-      rates[workers].push(summary.runs / seconds);
+      measurements.push(await measure(strategy, runs, round, workers));
     }
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log(`\n## Workers: ${strategy}, ${runs} runs per measurement, ${rounds} rounds, alternating`);
-  console.log('| workers | runs/s (each round) | mean runs/s |');
-  console.log('|---|---|---|');
-  for (const w of [1, 2] as const) {
-    console.log(`| ${w} | ${rates[w].map((r) => r.toFixed(1)).join(', ')} | ${mean(rates[w]).toFixed(1)} |`);
-  }
-  console.log(`scaling 2 vs 1: ${(mean(rates[2]) / mean(rates[1])).toFixed(2)}x (target >= 1.8x)`);
+  const cores = availableParallelism();
+  console.log(
+    `\n## Workers: ${strategy}, ${runs} runs per measurement, ${rounds} rounds, 1 and 2 workers alternating (${cores} cores)`,
+  );
+  console.log(
+    [
+      '| round',
+      'workers',
+      'load (1 min, before)',
+      'runnable threads on the machine',
+      'machine busy (all jobs)',
+      'runs/s',
+      'wall ms per run in a worker',
+      'CPU ms per run (tester / owner / readers / intruder / parent + ended)',
+      'same, from rusage',
+      'cores we kept busy',
+      'run-queue wait ms per run, all threads (tester / owner / readers / intruder)',
+      'tester main thread ms per run: CPU / run queue / blocked',
+      'owner main thread ms per run: CPU / run queue / blocked',
+      'worker ELU',
+      'parent ELU',
+      'worker start-up, check time per worker |',
+    ].join(' | '),
+  );
+  console.log(`|${'---|'.repeat(16)}`);
+  for (const m of measurements) console.log(`| ${row(m)} |`);
+
+  const rate = (w: 1 | 2) => measurements.filter((m) => m.workers === w).map((m) => m.runs / m.seconds);
+  const paired = Array.from({ length: rounds }, (_, round) => {
+    const of = (w: 1 | 2) => measurements.find((m) => m.round === round && m.workers === w);
+    const one = of(1);
+    const two = of(2);
+    return one === undefined || two === undefined
+      ? Number.NaN
+      : two.runs / two.seconds / (one.runs / one.seconds);
+  });
+  console.log(
+    `\nscaling 2 vs 1: ${(mean(rate(2)) / mean(rate(1))).toFixed(2)}x (each round: ${paired.map((p) => `${p.toFixed(2)}x`).join(', ')}; target >= 1.8x)`,
+  );
+  explainCeiling(measurements, cores);
+}
+
+/**
+ * What the measurements say about the ceiling. A worker's runs are a chain: the tester waits on
+ * its owner and readers, they wait on it. Each link costs CPU, waiting for a core, and blocking.
+ * 2 workers do the same work per run; what grows is the waiting for a core, because the chain of
+ * each now competes with the other's and with every other job on the machine.
+ */
+function explainCeiling(measurements: readonly Measurement[], cores: number): void {
+  const of = (w: 1 | 2) => measurements.filter((m) => m.workers === w);
+  const avg = (w: 1 | 2, f: (m: Measurement) => number) => mean(of(w).map(f));
+  const cpuPerRun = (m: Measurement) =>
+    (sum(ROLES.map((r) => perRun(m, r, (p) => p.cpuMs))) +
+      sum(m.profiles.map((p) => p.endedChildrenCpuMs)) / m.runs +
+      m.parentCpuMs / m.runs) /
+    1000;
+  const wall = (m: Measurement) => (m.seconds * m.workers) / m.runs;
+  const waitPerRun = (m: Measurement) => sum(ROLES.map((r) => perRun(m, r, (p) => p.runqueueWaitMs))) / 1000;
+  const busy = (m: Measurement) => (cpuPerRun(m) * m.runs) / m.seconds;
+  const c1 = avg(1, busy);
+  console.log(
+    `CPU per run: ${(avg(1, cpuPerRun) * 1000).toFixed(0)} ms with 1 worker, ${(avg(2, cpuPerRun) * 1000).toFixed(0)} ms with 2 (the work per run, nearly independent of the load)`,
+  );
+  console.log(
+    `wall per run in a worker: ${(avg(1, wall) * 1000).toFixed(0)} ms with 1 worker, ${(avg(2, wall) * 1000).toFixed(0)} ms with 2; run-queue wait per run (all threads): ${(avg(1, waitPerRun) * 1000).toFixed(0)} ms -> ${(avg(2, waitPerRun) * 1000).toFixed(0)} ms`,
+  );
+  console.log(
+    `one worker kept ${c1.toFixed(2)} cores busy: CPU alone caps 2 workers at ${Math.min(2, cores / c1).toFixed(2)}x on ${cores} idle cores; the machine was ${(avg(1, (m) => m.machineBusy) * 100).toFixed(0)}% / ${(avg(2, (m) => m.machineBusy) * 100).toFixed(0)}% busy (1 / 2 workers), ${(avg(1, (m) => m.machineRunnable)).toFixed(1)} / ${(avg(2, (m) => m.machineRunnable)).toFixed(1)} runnable threads`,
+  );
 }

@@ -15,6 +15,7 @@ import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { describeMinimality, MINIMIZE_DEFAULTS, minimizeBudgetMs, oneMinimal } from './minimize.js';
+import { profileEnabled, profileNow } from './process-profile.js';
 import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached, watchedFor } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
@@ -314,6 +315,8 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
         ...(missedWatched.length === 0 ? {} : { missedWatched }),
         ...(details.interrupted ? { interrupted: true } : {}),
         ...(faults ? { faultsInjected: driver.faultCounts } : {}),
+        // Taken before `close` stops the children: their CPU and waits over the whole check.
+        ...(profileEnabled() ? { profiles: [profileNow(elapsed(), details.numRuns)] } : {}),
       };
     }
     const error = details.errorInstance;

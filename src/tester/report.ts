@@ -1,5 +1,6 @@
 import type { FailureClass } from './failure-class.js';
 import type { StepEvent } from './history.js';
+import type { RunProfile } from './process-profile.js';
 import { formatReach, type Reach } from './reach.js';
 
 /** One line of a minimal trace, as the `--json` summary and the text report show it. */
@@ -71,6 +72,8 @@ export interface StressSummary {
   readonly reach?: Reach;
   /** Goals a whole suite passed without ever reaching: such a pass proves nothing, so it fails. */
   readonly unreached?: readonly string[];
+  /** STRESS_PROFILE=1, a passing check: where each worker's time went (process-profile.ts). */
+  readonly profiles?: readonly RunProfile[];
   /** Watched goals (reach.ts WATCHED_GOALS) a passing suite never reached: said, not failed. */
   readonly missedWatched?: readonly string[];
   /** The signal (Ctrl-C is SIGINT) that stopped the check before its runs were done. */

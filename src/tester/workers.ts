@@ -167,6 +167,7 @@ export function mergeSummaries(
     };
   }
   const interrupted = done.some((s) => s.interrupted === true);
+  const profiles = done.flatMap((s) => s.profiles ?? []);
   const counted = done.flatMap((s) => (s.faultsInjected === undefined ? [] : [s.faultsInjected]));
   const faultsInjected = counted.reduce(
     (a, b) => ({
@@ -184,5 +185,6 @@ export function mergeSummaries(
     ...(missedWatched.length === 0 ? {} : { missedWatched }),
     ...(interrupted ? { interrupted: true } : {}),
     ...(counted.length > 0 ? { faultsInjected } : {}),
+    ...(profiles.length > 0 ? { profiles } : {}),
   };
 }

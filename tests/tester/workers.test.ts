@@ -159,6 +159,38 @@ describe('mergeSummaries', () => {
     expect(merged.runs).toBe(57);
   });
 
+  it('keeps every worker profile (STRESS_PROFILE=1), and adds none when no worker had one', () => {
+    const profile = (pid: number) => ({
+      uptimeMs: 10,
+      checkMs: 8,
+      runs: 50,
+      elu: 0.2,
+      endedChildrenCpuMs: 0,
+      processes: [
+        {
+          role: 'tester',
+          pid,
+          cpuMs: 1,
+          runqueueWaitMs: 1,
+          mainBlockedMs: 1,
+          mainCpuMs: 1,
+          mainRunqueueWaitMs: 1,
+          lifeMs: 3,
+        },
+      ],
+    });
+    const merged = mergeSummaries(
+      settings,
+      [
+        { ...passed(50), profiles: [profile(1)] },
+        { ...passed(50), profiles: [profile(2)] },
+      ],
+      9,
+    );
+    expect(merged.profiles?.map((p) => p.processes[0]?.pid)).toEqual([1, 2]);
+    expect(mergeSummaries(settings, [passed(50), passed(50)], 9)).not.toHaveProperty('profiles');
+  });
+
   it('reports a worker that could not run as an error', () => {
     const errored: StressSummary = { ...passed(0), status: 'error', reason: 'no owner' };
     expect(mergeSummaries(settings, [passed(50), errored], 9)).toMatchObject({
