@@ -87,7 +87,11 @@ async function measure(strategy: string, runs: number, round: number, workers: 1
   const cpu = process.cpuUsage(cpuBefore);
   const machineAfter = machineTimes();
   if (summary.status !== 'passed') {
-    throw new Error(`${strategy} did not pass: ${summary.status} ${summary.reason ?? ''}`);
+    const why = summary.counterexample?.error ?? summary.reason ?? 'no reason given';
+    const replay = summary.counterexample?.replayCommand ?? '';
+    throw new Error(
+      `${strategy} seed ${1000 + round}, ${workers} worker(s) did not pass: ${summary.status}: ${why} ${replay}`,
+    );
   }
   const machineBusy =
     machineBefore === undefined || machineAfter === undefined
@@ -118,6 +122,12 @@ function ofRole(m: Measurement, role: string): ProcessTimes[] {
 
 const ROLES = ['tester', 'owner', 'reader', 'intruder'] as const;
 
+/** Threads of ours running or waiting for a core, on average: (CPU + run-queue wait) / wall. */
+function oursRunnable(m: Measurement): number {
+  const ms = sum(m.profiles.flatMap((p) => p.processes.map((x) => x.cpuMs + x.runqueueWaitMs)));
+  return ms / 1000 / m.seconds;
+}
+
 /** ms per run of `pick` summed over every process of `role` in every worker. */
 function perRun(m: Measurement, role: string, pick: (p: ProcessTimes) => number): number {
   return sum(ofRole(m, role).map(pick)) / m.runs;
@@ -131,8 +141,9 @@ function row(m: Measurement): string {
   // Wall time of one run in one worker: each worker does runs / workers of them in `seconds`.
   const wallMs = (m.seconds * 1000 * m.workers) / m.runs;
   const testerMain = ['mainCpuMs', 'mainRunqueueWaitMs', 'mainBlockedMs'] as const;
-  const tester = testerMain.map((k) => perRun(m, 'tester', (p) => p[k]) * m.workers);
-  const ownerMain = testerMain.map((k) => perRun(m, 'owner', (p) => p[k]) * m.workers);
+  // Summed over the workers and divided by all their runs: per run in one worker.
+  const tester = testerMain.map((k) => perRun(m, 'tester', (p) => p[k]));
+  const ownerMain = testerMain.map((k) => perRun(m, 'owner', (p) => p[k]));
   const checks = m.profiles.map((p) => p.checkMs / 1000);
   const startup = mean(m.profiles.map((p) => (p.uptimeMs - p.checkMs) / 1000));
   return [
@@ -146,6 +157,7 @@ function row(m: Measurement): string {
     `${total.toFixed(0)} (${cpu.map((c) => c.toFixed(0)).join(' / ')} / ${(ended + m.parentCpuMs / m.runs).toFixed(0)})`,
     `${(m.treeCpuMs / m.runs).toFixed(0)}`,
     `${((total * m.runs) / 1000 / m.seconds).toFixed(2)}`,
+    `${oursRunnable(m).toFixed(2)}`,
     `${sum(wait).toFixed(0)} (${wait.map((w) => w.toFixed(0)).join(' / ')})`,
     tester.map((t) => t.toFixed(0)).join(' / '),
     ownerMain.map((t) => t.toFixed(0)).join(' / '),
@@ -162,10 +174,18 @@ export async function workersScaling(
 ): Promise<void> {
   const measurements: Measurement[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
-      measurements.push(await measure(strategy, runs, round, workers));
+    // A round whose check fails measures nothing (it stops to shrink); it is reported and skipped.
+    const pair: Measurement[] = [];
+    try {
+      for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+        pair.push(await measure(strategy, runs, round, workers));
+      }
+      measurements.push(...pair);
+    } catch (error) {
+      console.log(`round ${round + 1} skipped: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  if (measurements.length === 0) throw new Error('no round passed: nothing measured');
   const cores = availableParallelism();
   console.log(
     `\n## Workers: ${strategy}, ${runs} runs per measurement, ${rounds} rounds, 1 and 2 workers alternating (${cores} cores)`,
@@ -182,6 +202,7 @@ export async function workersScaling(
       'CPU ms per run (tester / owner / readers / intruder / parent + ended)',
       'same, from rusage',
       'cores we kept busy',
+      'our runnable threads (CPU + run queue, per second)',
       'run-queue wait ms per run, all threads (tester / owner / readers / intruder)',
       'tester main thread ms per run: CPU / run queue / blocked',
       'owner main thread ms per run: CPU / run queue / blocked',
@@ -190,7 +211,7 @@ export async function workersScaling(
       'worker start-up, check time per worker |',
     ].join(' | '),
   );
-  console.log(`|${'---|'.repeat(16)}`);
+  console.log(`|${'---|'.repeat(17)}`);
   for (const m of measurements) console.log(`| ${row(m)} |`);
 
   const rate = (w: 1 | 2) => measurements.filter((m) => m.workers === w).map((m) => m.runs / m.seconds);
@@ -231,6 +252,17 @@ function explainCeiling(measurements: readonly Measurement[], cores: number): vo
   );
   console.log(
     `wall per run in a worker: ${(avg(1, wall) * 1000).toFixed(0)} ms with 1 worker, ${(avg(2, wall) * 1000).toFixed(0)} ms with 2; run-queue wait per run (all threads): ${(avg(1, waitPerRun) * 1000).toFixed(0)} ms -> ${(avg(2, waitPerRun) * 1000).toFixed(0)} ms`,
+  );
+  // A saturated machine (more runnable threads than cores) shares its cores out by runnable
+  // thread: ours get cores * n / N_all. That predicts what we got, and what a second worker can add.
+  const share = (m: Measurement) => (cores * oursRunnable(m)) / Math.max(cores, m.machineRunnable);
+  console.log(
+    `fair share: our runnable threads over the machine's predict ${avg(1, share).toFixed(2)} / ${avg(2, share).toFixed(2)} cores for us (1 / 2 workers), we got ${c1.toFixed(2)} / ${avg(2, busy).toFixed(2)}`,
+  );
+  const n1 = avg(1, oursRunnable);
+  const others = Math.max(0, avg(1, (m) => m.machineRunnable) - n1);
+  console.log(
+    `with the others' ${others.toFixed(1)} runnable threads (during 1 worker) and ours ${n1.toFixed(2)} per worker, a second worker can raise our share by at most ${((2 * (others + n1)) / (others + 2 * n1)).toFixed(2)}x when the machine is saturated: 2 (N + n) / (N + 2n)`,
   );
   console.log(
     `one worker kept ${c1.toFixed(2)} cores busy: CPU alone caps 2 workers at ${Math.min(2, cores / c1).toFixed(2)}x on ${cores} idle cores; the machine was ${(avg(1, (m) => m.machineBusy) * 100).toFixed(0)}% / ${(avg(2, (m) => m.machineBusy) * 100).toFixed(0)}% busy (1 / 2 workers), ${(avg(1, (m) => m.machineRunnable)).toFixed(1)} / ${(avg(2, (m) => m.machineRunnable)).toFixed(1)} runnable threads`,
