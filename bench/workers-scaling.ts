@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ProcessTimes, RunProfile } from '../src/tester/process-profile.js';
@@ -33,6 +33,74 @@ interface Measurement {
   /** Runnable threads on the whole machine, sampled every 200 ms, mean. */
   readonly machineRunnable: number;
   readonly loadBefore: number;
+  /** Pressure stall (PSI "some"): fraction of the time some task on the machine waited for a core, for IO. */
+  readonly cpuPressure: number;
+  readonly ioPressure: number;
+  /** Autogroups with a runnable thread, sampled every 2 s, mean; and how often ours was one. */
+  readonly activeGroups: number;
+  readonly oursActive: number;
+}
+
+/** Total stall µs of PSI "some" for `resource` (/proc/pressure, Linux 4.20+), or NaN. */
+function pressureUs(resource: 'cpu' | 'io'): number {
+  try {
+    const some = readFileSync(`/proc/pressure/${resource}`, 'utf8').split('\n')[0] ?? '';
+    return Number(/total=(\d+)/.exec(some)?.[1]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The scheduler's group of a process (`/autogroup-N`, one per session when sched_autogroup_enabled is 1). */
+function autogroupOf(pid: number | 'self'): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function autogroupsEnabled(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Autogroups with a thread running or runnable now (this sampling process left out). With
+ * autogroups on, a saturated CFS shares the cores between these, not between threads: a session
+ * with one runnable thread gets as much as a session with ten.
+ */
+function activeAutogroups(): Set<string> {
+  const active = new Set<string>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
+  } catch {
+    return active;
+  }
+  for (const pid of entries) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    const running = tasks.some((task) => {
+      try {
+        const raw = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+        return raw[raw.lastIndexOf(')') + 2] === 'R';
+      } catch {
+        return false;
+      }
+    });
+    if (!running) continue;
+    const group = autogroupOf(Number(pid));
+    if (group !== undefined) active.add(group);
+  }
+  return active;
 }
 
 /** /proc/stat: busy and total jiffies of all CPUs, and runnable threads now. */
@@ -72,10 +140,20 @@ async function measure(strategy: string, runs: number, round: number, workers: 1
   const loadBefore = loadAverage();
   const machineBefore = machineTimes();
   const treeBefore = reapedChildrenCpuMs();
+  const pressureBefore = { cpu: pressureUs('cpu'), io: pressureUs('io') };
   const runnable: number[] = [];
+  const groups: number[] = [];
+  const oursActive: number[] = [];
+  const ours = autogroupOf('self');
+  let ticks = 0;
   const sampler = setInterval(() => {
     const now = machineTimes();
     if (now !== undefined) runnable.push(now.runnable);
+    if (ticks++ % 10 === 0 && ours !== undefined) {
+      const active = activeAutogroups();
+      groups.push(active.size);
+      oursActive.push(active.has(ours) ? 1 : 0);
+    }
   }, 200);
   const eluBefore = performance.eventLoopUtilization();
   const cpuBefore = process.cpuUsage();
@@ -109,6 +187,10 @@ async function measure(strategy: string, runs: number, round: number, workers: 1
     machineBusy,
     machineRunnable: mean(runnable),
     loadBefore,
+    activeGroups: mean(groups),
+    oursActive: mean(oursActive),
+    cpuPressure: (pressureUs('cpu') - pressureBefore.cpu) / 1e6 / seconds,
+    ioPressure: (pressureUs('io') - pressureBefore.io) / 1e6 / seconds,
   };
 }
 
@@ -152,6 +234,8 @@ function row(m: Measurement): string {
     `${m.loadBefore.toFixed(1)}`,
     `${m.machineRunnable.toFixed(1)}`,
     `${(m.machineBusy * 100).toFixed(0)}%`,
+    `${(m.cpuPressure * 100).toFixed(0)}% / ${(m.ioPressure * 100).toFixed(0)}%`,
+    `${m.activeGroups.toFixed(1)} (ours ${(m.oursActive * 100).toFixed(0)}%)`,
     `${(m.runs / m.seconds).toFixed(2)}`,
     `${wallMs.toFixed(0)}`,
     `${total.toFixed(0)} (${cpu.map((c) => c.toFixed(0)).join(' / ')} / ${(ended + m.parentCpuMs / m.runs).toFixed(0)})`,
@@ -197,6 +281,8 @@ export async function workersScaling(
       'load (1 min, before)',
       'runnable threads on the machine',
       'machine busy (all jobs)',
+      'PSI some: CPU / IO',
+      'sessions (autogroups) with a runnable thread',
       'runs/s',
       'wall ms per run in a worker',
       'CPU ms per run (tester / owner / readers / intruder / parent + ended)',
@@ -211,7 +297,7 @@ export async function workersScaling(
       'worker start-up, check time per worker |',
     ].join(' | '),
   );
-  console.log(`|${'---|'.repeat(17)}`);
+  console.log(`|${'---|'.repeat(19)}`);
   for (const m of measurements) console.log(`| ${row(m)} |`);
 
   const rate = (w: 1 | 2) => measurements.filter((m) => m.workers === w).map((m) => m.runs / m.seconds);
@@ -253,16 +339,31 @@ function explainCeiling(measurements: readonly Measurement[], cores: number): vo
   console.log(
     `wall per run in a worker: ${(avg(1, wall) * 1000).toFixed(0)} ms with 1 worker, ${(avg(2, wall) * 1000).toFixed(0)} ms with 2; run-queue wait per run (all threads): ${(avg(1, waitPerRun) * 1000).toFixed(0)} ms -> ${(avg(2, waitPerRun) * 1000).toFixed(0)} ms`,
   );
-  // A saturated machine (more runnable threads than cores) shares its cores out by runnable
-  // thread: ours get cores * n / N_all. That predicts what we got, and what a second worker can add.
-  const share = (m: Measurement) => (cores * oursRunnable(m)) / Math.max(cores, m.machineRunnable);
+  if (autogroupsEnabled()) {
+    // Autogroups on: a saturated CFS gives each session with runnable threads an equal share of
+    // the cores, however many threads it has. All our workers are one session.
+    const entitled = (m: Measurement) => cores / Math.max(1, m.activeGroups);
+    console.log(
+      `sessions: the scheduler shares the cores between sessions (sched_autogroup_enabled=1), ${avg(1, (m) => m.activeGroups).toFixed(1)} / ${avg(2, (m) => m.activeGroups).toFixed(1)} with a runnable thread (1 / 2 workers): a session's share was ${avg(1, entitled).toFixed(2)} / ${avg(2, entitled).toFixed(2)} cores; we used ${c1.toFixed(2)} / ${avg(2, busy).toFixed(2)}, and a second worker in the same session can use at most what the first left of that share: ${Math.min(2, avg(2, entitled) / c1).toFixed(2)}x`,
+    );
+  } else {
+    // Otherwise a saturated CFS shares the cores by runnable thread: ours get cores * n / N_all.
+    const n1 = avg(1, oursRunnable);
+    const others = Math.max(0, avg(1, (m) => m.machineRunnable) - n1);
+    console.log(
+      `with the others' ${others.toFixed(1)} runnable threads and ours ${n1.toFixed(2)} per worker, a second worker can raise our share by at most ${((2 * (others + n1)) / (others + 2 * n1)).toFixed(2)}x on a saturated machine: 2 (N + n) / (N + 2n)`,
+    );
+  }
+  // Fixed costs of a measurement with 2 workers: both start up (in parallel), and the one that
+  // finishes first leaves the other to finish alone.
+  const startup = (m: Measurement) =>
+    mean(m.profiles.map((p) => (p.uptimeMs - p.checkMs) / 1000)) / m.seconds;
+  const tail = (m: Measurement) => {
+    const checks = m.profiles.map((p) => p.checkMs);
+    return 1 - mean(checks) / Math.max(1, ...checks);
+  };
   console.log(
-    `fair share: our runnable threads over the machine's predict ${avg(1, share).toFixed(2)} / ${avg(2, share).toFixed(2)} cores for us (1 / 2 workers), we got ${c1.toFixed(2)} / ${avg(2, busy).toFixed(2)}`,
-  );
-  const n1 = avg(1, oursRunnable);
-  const others = Math.max(0, avg(1, (m) => m.machineRunnable) - n1);
-  console.log(
-    `with the others' ${others.toFixed(1)} runnable threads (during 1 worker) and ours ${n1.toFixed(2)} per worker, a second worker can raise our share by at most ${((2 * (others + n1)) / (others + 2 * n1)).toFixed(2)}x when the machine is saturated: 2 (N + n) / (N + 2n)`,
+    `fixed costs: start-up is ${(avg(1, startup) * 100).toFixed(0)}% / ${(avg(2, startup) * 100).toFixed(0)}% of the wall time (1 / 2 workers); with 2 workers the first to finish waits for the other ${(avg(2, tail) * 100).toFixed(0)}% of the check`,
   );
   console.log(
     `one worker kept ${c1.toFixed(2)} cores busy: CPU alone caps 2 workers at ${Math.min(2, cores / c1).toFixed(2)}x on ${cores} idle cores; the machine was ${(avg(1, (m) => m.machineBusy) * 100).toFixed(0)}% / ${(avg(2, (m) => m.machineBusy) * 100).toFixed(0)}% busy (1 / 2 workers), ${(avg(1, (m) => m.machineRunnable)).toFixed(1)} / ${(avg(2, (m) => m.machineRunnable)).toFixed(1)} runnable threads`,
