@@ -21,6 +21,8 @@ import { runWorkers } from '../src/tester/workers.js';
 interface Measurement {
   readonly round: number;
   readonly workers: 1 | 2;
+  /** 2 workers, each in a session of its own (BENCH_WORKERS_SESSIONS=1): not counted as `workers: 2`. */
+  readonly ownSessions: boolean;
   readonly runs: number;
   readonly seconds: number;
   readonly profiles: readonly RunProfile[];
@@ -136,7 +138,13 @@ function reapedChildrenCpuMs(): number {
   }
 }
 
-async function measure(strategy: string, runs: number, round: number, workers: 1 | 2): Promise<Measurement> {
+async function measure(
+  strategy: string,
+  runs: number,
+  round: number,
+  workers: 1 | 2,
+  ownSessions = false,
+): Promise<Measurement> {
   const loadBefore = loadAverage();
   const machineBefore = machineTimes();
   const treeBefore = reapedChildrenCpuMs();
@@ -158,9 +166,12 @@ async function measure(strategy: string, runs: number, round: number, workers: 1
   const eluBefore = performance.eventLoopUtilization();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const summary = await runWorkers({ strategy, runs, seed: 1000 + round, maxCommands: 12 }, workers, {
-    STRESS_PROFILE: '1',
-  }).finally(() => clearInterval(sampler));
+  const summary = await runWorkers(
+    { strategy, runs, seed: 1000 + round, maxCommands: 12 },
+    workers,
+    { STRESS_PROFILE: '1' },
+    { ownSessions },
+  ).finally(() => clearInterval(sampler));
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const machineAfter = machineTimes();
@@ -178,6 +189,7 @@ async function measure(strategy: string, runs: number, round: number, workers: 1
   return {
     round,
     workers,
+    ownSessions,
     runs: summary.runs,
     seconds,
     profiles: summary.profiles ?? [],
@@ -230,7 +242,7 @@ function row(m: Measurement): string {
   const startup = mean(m.profiles.map((p) => (p.uptimeMs - p.checkMs) / 1000));
   return [
     `${m.round + 1}`,
-    `${m.workers}`,
+    `${m.workers}${m.ownSessions ? ', own sessions' : ''}`,
     `${m.loadBefore.toFixed(1)}`,
     `${m.machineRunnable.toFixed(1)}`,
     `${(m.machineBusy * 100).toFixed(0)}%`,
@@ -255,6 +267,7 @@ export async function workersScaling(
   strategy = process.env.BENCH_WORKERS_STRATEGY ?? 'ipc',
   runs = Number(process.env.BENCH_WORKERS_RUNS ?? 300),
   rounds = Number(process.env.BENCH_WORKERS_ROUNDS ?? 2),
+  sessions = process.env.BENCH_WORKERS_SESSIONS === '1',
 ): Promise<void> {
   const measurements: Measurement[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -264,6 +277,7 @@ export async function workersScaling(
       for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
         pair.push(await measure(strategy, runs, round, workers));
       }
+      if (sessions) pair.push(await measure(strategy, runs, round, 2, true));
       measurements.push(...pair);
     } catch (error) {
       console.log(`round ${round + 1} skipped: ${error instanceof Error ? error.message : String(error)}`);
@@ -300,9 +314,10 @@ export async function workersScaling(
   console.log(`|${'---|'.repeat(19)}`);
   for (const m of measurements) console.log(`| ${row(m)} |`);
 
-  const rate = (w: 1 | 2) => measurements.filter((m) => m.workers === w).map((m) => m.runs / m.seconds);
+  const inOne = measurements.filter((m) => !m.ownSessions);
+  const rate = (w: 1 | 2) => inOne.filter((m) => m.workers === w).map((m) => m.runs / m.seconds);
   const paired = Array.from({ length: rounds }, (_, round) => {
-    const of = (w: 1 | 2) => measurements.find((m) => m.round === round && m.workers === w);
+    const of = (w: 1 | 2) => inOne.find((m) => m.round === round && m.workers === w);
     const one = of(1);
     const two = of(2);
     return one === undefined || two === undefined
@@ -312,7 +327,14 @@ export async function workersScaling(
   console.log(
     `\nscaling 2 vs 1: ${(mean(rate(2)) / mean(rate(1))).toFixed(2)}x (each round: ${paired.map((p) => `${p.toFixed(2)}x`).join(', ')}; target >= 1.8x)`,
   );
-  explainCeiling(measurements, cores);
+  explainCeiling(inOne, cores);
+  const own = measurements.filter((m) => m.ownSessions);
+  if (own.length > 0) {
+    const ownRate = mean(own.map((m) => m.runs / m.seconds));
+    console.log(
+      `2 workers, each in its own session: ${(ownRate / mean(rate(1))).toFixed(2)}x of 1 worker, ${(ownRate / mean(rate(2))).toFixed(2)}x of 2 workers in one session (each round: ${own.map((m) => (m.runs / m.seconds).toFixed(2)).join(', ')} runs/s)`,
+    );
+  }
 }
 
 /**

@@ -59,6 +59,7 @@ export async function runWorkers(
   settings: StressSettings,
   workers: number,
   extraEnv: Record<string, string> = {},
+  options: { readonly ownSessions?: boolean } = {},
 ): Promise<StressSummary> {
   const started = performance.now();
   const cli = join(packageRoot(), 'dist', 'src', 'cli', 'embecode-stress.js');
@@ -95,7 +96,13 @@ export async function runWorkers(
               : ['--step-deadline', String(settings.stepDeadlineS)]),
             '--json',
           ];
-          const child = execa(process.execPath, args, { reject: false, env: { ...extraEnv, CI: 'true' } });
+          // ownSessions (bench workers, to measure the scheduler's share): each worker a session of
+          // its own, so a CFS with autogroups gives each one a share, not one share for all.
+          const child = execa(process.execPath, args, {
+            reject: false,
+            env: { ...extraEnv, CI: 'true' },
+            ...(options.ownSessions === true ? { detached: true } : {}),
+          });
           children.add(child);
           const result = await child;
           children.delete(child);
