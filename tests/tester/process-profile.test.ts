@@ -41,13 +41,24 @@ describe.runIf(process.platform === 'linux')('process profile', () => {
 
   it('reads CPU time of this process over all its threads, which grows with work', () => {
     const before = schedstatOf(process.pid, 'tester');
+    // Burn 40 ms of CPU, however long a loaded machine takes to give it (the wall deadline only
+    // stops a machine that gives none): a wall-clock loop could get almost no CPU at all.
+    const cpuStart = process.cpuUsage();
+    const deadline = performance.now() + 20_000;
     let x = 0;
-    const until = performance.now() + 50;
-    while (performance.now() < until) x += Math.sqrt(x + 1);
+    const burnt = () => {
+      const used = process.cpuUsage(cpuStart);
+      return (used.user + used.system) / 1000;
+    };
+    while (burnt() < 40 && performance.now() < deadline) {
+      for (let i = 0; i < 10_000; i++) x += Math.sqrt(x + i);
+    }
     const after = schedstatOf(process.pid, 'tester');
+    expect(burnt(), 'CPU burnt within 20 s').toBeGreaterThanOrEqual(40);
     expect(x).toBeGreaterThan(0);
     expect(before).toBeDefined();
-    expect(after?.cpuMs ?? 0).toBeGreaterThan((before?.cpuMs ?? Number.POSITIVE_INFINITY) + 10);
+    expect(after?.cpuMs ?? 0).toBeGreaterThan((before?.cpuMs ?? Number.POSITIVE_INFINITY) + 20);
+    // (rusage and schedstat count the same CPU, but rusage by ticks: 20 of the 40 ms leave room.)
     // The main thread is part of the sum, and its life holds its CPU, its waits and its blocked time.
     expect(after?.mainCpuMs ?? 0).toBeLessThanOrEqual(after?.cpuMs ?? 0);
     expect(after?.lifeMs ?? 0).toBeGreaterThan(0);
@@ -63,7 +74,9 @@ describe.runIf(process.platform === 'linux')('process profile', () => {
     started.push(child);
     const deadline = Date.now() + 10_000;
     let found = descendantsOf(process.pid);
-    while (found.length < 2 && Date.now() < deadline) {
+    // Until the grandchild has exec'd: between its fork and its exec it still shows its parent's command line.
+    const ready = () => found.some((p) => p.pid === child.pid) && found.some((p) => p.role === 'grandchild');
+    while (!ready() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       found = descendantsOf(process.pid);
     }
