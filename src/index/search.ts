@@ -345,13 +345,22 @@ export function isSecondaryPath(path: string): boolean {
  * The hybrid score before the definitions bonus, for a chunk BM25 scored `lexical` (undefined when
  * it did not) and the vector ranking `semantic`, given each ranking's best score:
  *
- *   (0.6 * lexical / bestLexical + 0.4 * max(semantic, 0) / bestSemantic + 0.15 * pathShare)
+ *   (0.6 * lexical / bestLexical + 0.4 * similar(semantic) / bestSemantic + 0.15 * pathShare)
  *     * (0.8 when the path is a test or doc and the query asks for neither, else 1)
+ *
+ * where similar(x) is x from SEMANTIC_FLOOR on and 0 below it (and a best below it makes the whole
+ * vector part 0). A cosine that small is no similarity but rounding: the index sums FLOATs, and
+ * dividing such noise by an equally noisy best would hand a chunk that shares nothing with the
+ * query the full 0.4 (seen in a stress run: a path-filtered hybrid search scored the only chunk
+ * under the prefix 0.4 for a word found only outside it).
  *
  * Scaling by the best keeps BM25's first hit at 0.6 at least, above any chunk only the vector
  * ranking found (0.4 at most): a rare identifier found by BM25 is never drowned by similarity.
  * pathShare is the share of the query's distinct terms among the path's terms.
  */
+/** The smallest cosine the hybrid score counts as similarity (see hybridScore). */
+export const SEMANTIC_FLOOR = 1e-4;
+
 export function hybridScore(parts: {
   readonly lexical: number | undefined;
   readonly bestLexical: number;
@@ -364,9 +373,9 @@ export function hybridScore(parts: {
   const lexical =
     parts.lexical === undefined || parts.bestLexical <= 0 ? 0 : parts.lexical / parts.bestLexical;
   const semantic =
-    parts.semantic === undefined || parts.bestSemantic <= 0
+    parts.semantic === undefined || parts.bestSemantic < SEMANTIC_FLOOR || parts.semantic < SEMANTIC_FLOOR
       ? 0
-      : Math.max(parts.semantic, 0) / parts.bestSemantic;
+      : parts.semantic / parts.bestSemantic;
   const sum = w.bm25 * lexical + w.vector * semantic + w.path * parts.pathShare;
   return parts.secondary ? sum * w.secondary : sum;
 }

@@ -6,7 +6,7 @@ import { Database } from '../../src/index/database.js';
 import { definedNames } from '../../src/index/definitions.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { Searcher } from '../../src/index/search.js';
+import { hybridScore, SEMANTIC_FLOOR, Searcher } from '../../src/index/search.js';
 import type { PreparedFile, SearchMode, SearchOptions, SearchResult } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -508,6 +508,24 @@ describe('definedNames', () => {
     ].join('\n');
     expect([...definedNames(content)].sort()).toEqual(
       ['defaultlimit', 'fetchactiveuser', 'größe', 'loadconfig', 'readall', 'reader', 'readhttp'].sort(),
+    );
+  });
+});
+
+describe('hybridScore', () => {
+  const base = { lexical: undefined, bestLexical: 0, pathShare: 0, secondary: false };
+
+  it('counts a cosine below SEMANTIC_FLOOR as no similarity, even when it is the best one', () => {
+    // FLOAT rounding of a chunk sharing nothing with the query: scaled by itself it was worth 0.4.
+    expect(hybridScore({ ...base, semantic: 3e-9, bestSemantic: 3e-9 })).toBe(0);
+    expect(hybridScore({ ...base, semantic: SEMANTIC_FLOOR / 2, bestSemantic: 0.5 })).toBe(0);
+  });
+
+  it('scales a real similarity by the best one', () => {
+    expect(hybridScore({ ...base, semantic: 0.25, bestSemantic: 0.5 })).toBeCloseTo(0.2, 12);
+    expect(hybridScore({ ...base, semantic: SEMANTIC_FLOOR, bestSemantic: SEMANTIC_FLOOR })).toBeCloseTo(
+      0.4,
+      12,
     );
   });
 });

@@ -8,8 +8,10 @@ import { prepareFile } from '../../src/index/prepare.js';
 import { IpcUnavailableError, isRetryableIpcError } from '../../src/ipc/errors.js';
 import { IpcOwner, IpcReader, ipc, ipcSocketPath } from '../../src/strategies/ipc.js';
 import { getStrategy, strategyNames } from '../../src/strategies/registry.js';
-import { runSequence } from '../../src/tester/harness.js';
+import { runSequence, runStress } from '../../src/tester/harness.js';
 import type { StressModel } from '../../src/tester/model.js';
+import { decodeReplayToken } from '../../src/tester/replay-token.js';
+import { formatSummary } from '../../src/tester/report.js';
 import type { StressWorld } from '../../src/tester/world.js';
 import { buildIndex, PROFILE_QUERIES } from '../support/index-fixture.js';
 import { assertNoSurvivors, startOwner, stopAllOwners } from '../support/owner.js';
@@ -224,5 +226,19 @@ describe('ipc under the tester: fixed sequences', () => {
     }
   }, 30_000);
 });
+
+describe('ipc: shrunk traces kept as tests', () => {
+  it('regression (ipc seed 1001): a path-filtered hybrid search gives the only chunk under the prefix, which shares nothing with the query, no vector part', async () => {
+    // 1. owner.write(src/alpha.ts, lib/gamma.go)  2. reader-1.open()
+    // 3. reader-1.search(hybrid 'zqbxxtd', top-8, under src/): the word is only in lib/gamma.go;
+    //    src/alpha.ts scored 0.4 (a FLOAT-noise cosine divided by itself), the reference 0.
+    const summary = await runStress(decodeReplayToken(SEED_1001), { artifacts: false });
+    expect(summary.status, formatSummary(summary)).toBe('passed');
+  }, 60_000);
+});
+
+/** The token `embecode-stress` printed for that failure (its three commands, nothing generated). */
+const SEED_1001 =
+  'es1.eyJ2IjoxLCJzdHJhdGVneSI6ImlwYyIsInNlZWQiOjEwMDEsInBhdGgiOiIxNTQ6MzozOjM6MzoyOjM6NDo0OjQ6NTo1OjU6NiIsInJlcGxheVBhdGgiOiJCQUFCWjpWIiwibWF4Q29tbWFuZHMiOjEyLCJjb21tYW5kcyI6W3siYyI6Ik93bmVyV3JpdGUiLCJhIjpbW3sic2xvdCI6MCwic3BlYyI6eyJkZWZpbml0aW9ucyI6W3sibmFtZSI6WzAsMF0sImJvZHkiOlsxXX1dLCJ0b2tlbkF0IjowfSwic3VmZml4IjoiYWEifSx7InNsb3QiOjIsInNwZWMiOnsiZGVmaW5pdGlvbnMiOlt7Im5hbWUiOls1LDhdLCJib2R5IjpbMCw5LDgsMSwyLDldfV0sInRva2VuQXQiOjJ9LCJzdWZmaXgiOiJ4dGQifV1dfSx7ImMiOiJSZWFkZXJTZWFyY2giLCJhIjpbMCx7Im1vZGUiOiJoeWJyaWQiLCJxdWVyeSI6eyJraW5kIjoidG9rZW4iLCJwaWNrIjowfSwidG9wSyI6OCwicHJlZml4IjoxfV19XX0';
 
 strategyConformance('ipc', { seed: 20_260_501 });

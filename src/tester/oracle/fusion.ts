@@ -5,8 +5,9 @@ import { chunkKey, compareLocation, type RankedChunk, roundedKey } from './ranki
  * Hybrid search's score, written out from its spec (`hybridScore` and `rankHybrid` in
  * src/index/search.ts), not imported: each ranking is cut at HYBRID_POOL; a chunk of either cut
  * list scores
- *   (0.6 * bm25 / best bm25 + 0.4 * max(cosine, 0) / best cosine + 0.15 * share of query terms in
+ *   (0.6 * bm25 / best bm25 + 0.4 * cosine / best cosine + 0.15 * share of query terms in
  *    its path) * (0.8 for a test or doc path when no query term asks for tests or docs, else 1),
+ * where a cosine below 1e-4 (a best one included) counts as 0: rounding noise, not similarity,
  * rounded to 6 decimals; then the first DEFINITION_HEAD of that order add 1 for defining a name
  * the query spells as an identifier, exactly, or 0.25 for defining a queried word in any
  * spelling, and all are sorted again by score, path (UTF-8 bytes), first line.
@@ -18,6 +19,8 @@ export const HYBRID_DECIMALS = 6;
 export const WEIGHT_BM25 = 0.6;
 export const WEIGHT_VECTOR = 0.4;
 export const WEIGHT_PATH = 0.15;
+/** Cosines below this are no similarity (the index's FLOAT sums differ from these doubles there). */
+export const COSINE_FLOOR = 1e-4;
 export const SECONDARY_FACTOR = 0.8;
 export const DEFINITION_STRONG = 1;
 export const DEFINITION_WEAK = 0.25;
@@ -88,8 +91,8 @@ export function fuseScores(
     const l = lexical.findIndex((c) => chunkKey(c) === key);
     const v = semantic.findIndex((c) => chunkKey(c) === key);
     const lexicalPart = l < 0 || bestLexical <= 0 ? 0 : (lexical[l] as RankedChunk).score / bestLexical;
-    const semanticPart =
-      v < 0 || bestSemantic <= 0 ? 0 : Math.max((semantic[v] as RankedChunk).score, 0) / bestSemantic;
+    const cosine = v < 0 ? 0 : (semantic[v] as RankedChunk).score;
+    const semanticPart = bestSemantic < COSINE_FLOOR || cosine < COSINE_FLOOR ? 0 : cosine / bestSemantic;
     const pathTerms = new Set(tokenize(chunk.path));
     const share = terms.length === 0 ? 0 : terms.filter((t) => pathTerms.has(t)).length / terms.length;
     let score = WEIGHT_BM25 * lexicalPart + WEIGHT_VECTOR * semanticPart + WEIGHT_PATH * share;
