@@ -25,12 +25,12 @@ export const CLASSIFY_DEFAULTS: ClassifyOptions = { replays: 5, timeBudgetMs: 30
 
 /**
  * The time bound for classifying a failure found after `searchMs` of running and shrinking: a
- * tenth of that, between 3 and 30 s (plus the replay under way when it runs out, and at least two
- * replays whatever the bound), so that with the 1-minimal pass's fifth (minimize.ts) a report
- * comes about 1.3x later at most than without both.
+ * twentieth of that, between 2 and 30 s (plus the replay under way when it runs out, and at least
+ * two replays whatever the bound), so that with the 1-minimal pass's quarter (minimize.ts) a
+ * report comes about 1.3x later at most than without both.
  */
 export function classifyBudgetMs(searchMs: number): number {
-  return Math.min(CLASSIFY_DEFAULTS.timeBudgetMs, Math.max(3_000, searchMs / 10));
+  return Math.min(CLASSIFY_DEFAULTS.timeBudgetMs, Math.max(2_000, searchMs / 20));
 }
 
 export async function classifyFailure(

@@ -27,9 +27,9 @@ describe('classifyFailure', () => {
     expect(cls.of).toBe(2);
   });
 
-  it('bounds its time to a tenth of the search, between 3 and 30 s', () => {
-    expect(classifyBudgetMs(1_000)).toBe(3_000);
-    expect(classifyBudgetMs(100_000)).toBe(10_000);
+  it('bounds its time to a twentieth of the search, between 2 and 30 s', () => {
+    expect(classifyBudgetMs(1_000)).toBe(2_000);
+    expect(classifyBudgetMs(100_000)).toBe(5_000);
     expect(classifyBudgetMs(1_000_000)).toBe(30_000);
     expect(failureClassOf(0, 5).text).toBe('fails 0/5: a race');
   });
