@@ -137,7 +137,8 @@ export function completeMix(drawn: CommandMix, options: CommandOptions): Command
   // Last, so that a kill or a release the top-up added gets its way back too.
   if (mix.KillOwner !== undefined || mix.KillDuringWrite !== undefined) keep('RestartOwner');
   if (mix.OwnerRelease !== undefined) keep('OwnerAcquire');
-  return mix;
+  // In COMMAND_KINDS order, so that a token or a history line shows the same mix the same way.
+  return Object.fromEntries(COMMAND_KINDS.filter((k) => mix[k] !== undefined).map((k) => [k, mix[k]]));
 }
 
 /** A swarm mix per run: each available kind in or out at even odds, with a weight of 1 to 4. */
