@@ -85,13 +85,16 @@ function oneLine(text: string, max = 160): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** Judges a finished `embecode-stress run --json`: caught means exit 1 and status "failed". */
+/**
+ * Judges a finished `embecode-stress run --json`: caught means exit 1, status "failed" and a
+ * counterexample. A suite failed only for goals it never reached found no bug: an error.
+ */
 export function classifyRun(run: FinishedRun): SeedResult {
   const base = { seed: run.seed, seconds: run.seconds };
   if (run.timedOut)
     return { ...base, verdict: 'hang', detail: `no report within ${run.seconds.toFixed(0)} s` };
   const report = parseReport(run.stdout);
-  if (run.exitCode === 1 && report?.status === 'failed') {
+  if (run.exitCode === 1 && report?.status === 'failed' && report.counterexample !== undefined) {
     const cx = report.counterexample;
     const minimality = cx?.minimality;
     const klass = failureClassCell(cx?.failureClass);

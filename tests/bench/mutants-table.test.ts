@@ -133,6 +133,18 @@ describe('classifyRun', () => {
     });
   });
 
+  it('is not caught when the suite failed only for goals it never reached (no counterexample)', () => {
+    const unreached = JSON.stringify({
+      status: 'failed',
+      unreached: ['a ReaderSearch command'],
+      reason: 'never reached: a ReaderSearch command (seed 1)',
+    });
+    expect(classifyRun({ ...run, exitCode: 1, stdout: unreached })).toMatchObject({
+      verdict: 'error',
+      detail: 'exit 1, status failed: never reached: a ReaderSearch command (seed 1)',
+    });
+  });
+
   it('survives on exit 0 with status passed', () => {
     expect(classifyRun({ ...run, exitCode: 0, stdout: '{"status":"passed"}' }).verdict).toBe('survived');
   });
