@@ -52,7 +52,7 @@ interface Row {
 
 function cell(result: SeedResult): string {
   if (result.verdict === 'caught') {
-    return `caught in ${result.seconds.toFixed(0)} s (${result.traceLength ?? '?'} steps)`;
+    return `caught at run ${result.runs ?? '?'} in ${result.seconds.toFixed(0)} s (${result.traceLength ?? '?'} steps)`;
   }
   return `${result.verdict} after ${result.seconds.toFixed(0)} s`;
 }
@@ -106,10 +106,10 @@ export async function swarmVersusDefault(): Promise<void> {
     }
   }
   const width = Math.max(6, ...rows.map((r) => r.mutant.length));
-  console.log(`\n${'mutant'.padEnd(width)}  seed  ${'swarm'.padEnd(30)}  no swarm`);
+  console.log(`\n${'mutant'.padEnd(width)}  seed  ${'swarm'.padEnd(40)}  no swarm`);
   for (const r of rows) {
     console.log(
-      `${r.mutant.padEnd(width)}  ${String(r.seed).padStart(4)}  ${cell(r.swarm).padEnd(30)}  ${cell(r.plain)}`,
+      `${r.mutant.padEnd(width)}  ${String(r.seed).padStart(4)}  ${cell(r.swarm).padEnd(40)}  ${cell(r.plain)}`,
     );
   }
   for (const [name, pick] of [
@@ -119,8 +119,9 @@ export async function swarmVersusDefault(): Promise<void> {
     const caught = rows.map(pick).filter((s) => s.verdict === 'caught');
     const seconds = median(caught.map((s) => s.seconds));
     const steps = median(caught.map((s) => s.traceLength ?? 0));
+    const runs = median(caught.map((s) => s.runs ?? 0));
     console.log(
-      `${name}: caught ${caught.length}/${rows.length} mutant-seed runs; median ${seconds === undefined ? '-' : seconds.toFixed(0)} s to a report, median trace ${steps ?? '-'} steps`,
+      `${name}: caught ${caught.length}/${rows.length} mutant-seed runs; median run of the first failure ${runs ?? '-'}, ${seconds === undefined ? '-' : seconds.toFixed(0)} s to a report, trace ${steps ?? '-'} steps`,
     );
   }
 }

@@ -18,6 +18,8 @@ export interface SeedResult {
   readonly failureClass?: string;
   /** Of `seconds`, the time the 1-minimal pass and the race-or-logic replays took. */
   readonly judgedSeconds?: number;
+  /** Generated runs up to and including the first failing one, when caught (no shrink runs). */
+  readonly runs?: number;
   /** Wall time from starting the run to its report (or to the kill, for a hang). */
   readonly seconds: number;
   /** Why it is an error or a hang, on one line. */
@@ -44,6 +46,7 @@ export interface FinishedRun {
 interface Report {
   readonly status?: unknown;
   readonly reason?: unknown;
+  readonly runs?: unknown;
   readonly counterexample?: {
     readonly steps?: unknown;
     readonly minimality?: unknown;
@@ -105,6 +108,7 @@ export function classifyRun(run: FinishedRun): SeedResult {
       ...(typeof minimality === 'string' ? { oneMinimal: minimality.startsWith('1-minimal') } : {}),
       ...(klass === undefined ? {} : { failureClass: klass }),
       ...judgedSeconds(cx?.judgedMs),
+      ...(typeof report.runs === 'number' ? { runs: report.runs } : {}),
     };
   }
   if (run.exitCode === 0 && report?.status === 'passed') return { ...base, verdict: 'survived' };

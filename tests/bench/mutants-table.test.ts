@@ -93,7 +93,7 @@ describe('formatTable', () => {
 
 describe('classifyRun', () => {
   const run = { seed: 1, stderr: '', timedOut: false, seconds: 2 };
-  const failed = JSON.stringify({ status: 'failed', counterexample: { steps: [{}, {}, {}] } });
+  const failed = JSON.stringify({ status: 'failed', runs: 4, counterexample: { steps: [{}, {}, {}] } });
 
   it('is caught only on exit 1 with status failed, with the trace length', () => {
     expect(classifyRun({ ...run, exitCode: 1, stdout: `${failed}\n` })).toEqual({
@@ -101,6 +101,7 @@ describe('classifyRun', () => {
       seconds: 2,
       verdict: 'caught',
       traceLength: 3,
+      runs: 4,
     });
     expect(classifyRun({ ...run, exitCode: 2, stdout: failed }).verdict).toBe('error');
   });
