@@ -5,6 +5,7 @@ import { searchQuality } from './search-quality.js';
 import { serveStress, serveTakeover } from './serve.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
+import { swarmVersusDefault } from './swarm.js';
 import { testerCost, timeToMinimalTrace } from './tester-cost.js';
 import { workersScaling } from './workers-scaling.js';
 
@@ -61,6 +62,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'workers',
     description: 'stress tester runs/s with 1 and 2 worker processes',
     run: () => workersScaling(),
+  },
+  {
+    name: 'swarm',
+    description: 'seeded bugs caught, and seconds to catch each, with swarm and with --no-swarm',
+    run: swarmVersusDefault,
   },
   {
     name: 'serve-takeover',

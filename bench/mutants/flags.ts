@@ -12,6 +12,8 @@ export interface SuiteOptions {
   readonly worktree: boolean;
   readonly json: boolean;
   readonly help: boolean;
+  /** `--no-swarm`: false; `--swarm` or neither: the tester's default (swarm on). */
+  readonly swarm?: boolean;
 }
 
 /** Bad command line: the CLI prints its message on one line and exits 2. */
@@ -20,7 +22,7 @@ export class FlagError extends Error {
 }
 
 export const USAGE =
-  'usage: node dist/bench/mutants/run.js [--only ID[,ID]] [--seeds 1,2,3] [--strategy S] [--concurrency N] [--deadline-s S] [--rev REV | --worktree] [--json]';
+  'usage: node dist/bench/mutants/run.js [--only ID[,ID]] [--seeds 1,2,3] [--strategy S] [--concurrency N] [--deadline-s S] [--rev REV | --worktree] [--swarm | --no-swarm] [--json]';
 
 export const DEFAULT_SEEDS: readonly number[] = [1, 2, 3];
 /** Generous: a default run takes ~20 s here; a shrink through real processes can take minutes. */
@@ -73,9 +75,13 @@ export function parseFlags(argv: readonly string[]): SuiteOptions {
   let json = false;
   let help = false;
   let worktree = false;
+  let swarm: boolean | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--json') json = true;
+    if (arg === '--swarm' || arg === '--no-swarm') {
+      if (swarm !== undefined) throw new FlagError('--swarm and --no-swarm: give one of them, once');
+      swarm = arg === '--swarm';
+    } else if (arg === '--json') json = true;
     else if (arg === '--worktree') worktree = true;
     else if (arg === '--help' || arg === '-h') help = true;
     else {
@@ -109,6 +115,7 @@ export function parseFlags(argv: readonly string[]): SuiteOptions {
     worktree,
     json,
     help,
+    ...(swarm === undefined ? {} : { swarm }),
   };
 }
 

@@ -18,6 +18,8 @@ export interface SeedResult {
   readonly failureClass?: string;
   /** Of `seconds`, the time the 1-minimal pass and the race-or-logic replays took. */
   readonly judgedSeconds?: number;
+  /** Generated runs up to and including the first failing one, when caught (no shrink runs). */
+  readonly runs?: number;
   /** Wall time from starting the run to its report (or to the kill, for a hang). */
   readonly seconds: number;
   /** Why it is an error or a hang, on one line. */
@@ -44,6 +46,7 @@ export interface FinishedRun {
 interface Report {
   readonly status?: unknown;
   readonly reason?: unknown;
+  readonly runs?: unknown;
   readonly counterexample?: {
     readonly steps?: unknown;
     readonly minimality?: unknown;
@@ -85,13 +88,16 @@ function oneLine(text: string, max = 160): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** Judges a finished `embecode-stress run --json`: caught means exit 1 and status "failed". */
+/**
+ * Judges a finished `embecode-stress run --json`: caught means exit 1, status "failed" and a
+ * counterexample. A suite failed only for goals it never reached found no bug: an error.
+ */
 export function classifyRun(run: FinishedRun): SeedResult {
   const base = { seed: run.seed, seconds: run.seconds };
   if (run.timedOut)
     return { ...base, verdict: 'hang', detail: `no report within ${run.seconds.toFixed(0)} s` };
   const report = parseReport(run.stdout);
-  if (run.exitCode === 1 && report?.status === 'failed') {
+  if (run.exitCode === 1 && report?.status === 'failed' && report.counterexample !== undefined) {
     const cx = report.counterexample;
     const minimality = cx?.minimality;
     const klass = failureClassCell(cx?.failureClass);
@@ -102,6 +108,7 @@ export function classifyRun(run: FinishedRun): SeedResult {
       ...(typeof minimality === 'string' ? { oneMinimal: minimality.startsWith('1-minimal') } : {}),
       ...(klass === undefined ? {} : { failureClass: klass }),
       ...judgedSeconds(cx?.judgedMs),
+      ...(typeof report.runs === 'number' ? { runs: report.runs } : {}),
     };
   }
   if (run.exitCode === 0 && report?.status === 'passed') return { ...base, verdict: 'survived' };

@@ -59,6 +59,7 @@ async function main(argv: readonly string[]): Promise<number> {
     concurrency: options.concurrency,
     deadlineS: options.deadlineS,
     onResult: progress,
+    ...(options.swarm === undefined ? {} : { pass: { swarm: options.swarm } }),
   };
   const strategies = [...new Set(mutants.map((m) => m.strategy))];
   const started = performance.now();

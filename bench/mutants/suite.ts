@@ -15,6 +15,16 @@ export interface SuiteSettings {
   readonly deadlineS: number;
   /** Told of each result as it arrives (progress on stderr). */
   readonly onResult?: (line: string) => void;
+  /** Flags every stress run gets besides the defaults (`--no-swarm`). */
+  readonly pass?: PassThrough;
+}
+
+/** Flags a suite passes through to every stress run (the tester's defaults otherwise). */
+export interface PassThrough {
+  /** false: `--no-swarm` (every run uses every command kind at its default weight). */
+  readonly swarm?: boolean;
+  /** `--runs N` instead of the tester's default. */
+  readonly runs?: number;
 }
 
 /**
@@ -29,12 +39,13 @@ export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
   return clean;
 }
 
-/** `embecode-stress run --strategy S --seed N --json`, nothing else, run inside the copy. */
-async function stressRun(
+/** `embecode-stress run --strategy S --seed N --json` and the pass-through flags, run inside the copy. */
+export async function stressRun(
   tree: TempTree,
   strategy: string,
   seed: number,
   deadlineS: number,
+  pass: PassThrough = {},
 ): Promise<SeedResult> {
   // The run's temp files go inside the copy: a run killed at its deadline (SIGKILL, no clean-up of
   // its own) leaves nothing behind once the copy is removed.
@@ -42,7 +53,17 @@ async function stressRun(
   mkdirSync(tmp, { recursive: true });
   const run = await runInGroup(
     process.execPath,
-    [stressCli(tree), 'run', '--strategy', strategy, '--seed', String(seed), '--json'],
+    [
+      stressCli(tree),
+      'run',
+      '--strategy',
+      strategy,
+      '--seed',
+      String(seed),
+      ...(pass.swarm === false ? ['--no-swarm'] : []),
+      ...(pass.runs === undefined ? [] : ['--runs', String(pass.runs)]),
+      '--json',
+    ],
     { cwd: tree.dir, deadlineS, env: { ...childEnv(), TMPDIR: tmp } },
   );
   return classifyRun({ seed, ...run });
@@ -82,7 +103,7 @@ export async function runBaseline(
     return Promise.all(
       strategies.map((strategy) =>
         limit(async () => {
-          const result = await stressRun(tree, strategy, seed, settings.deadlineS);
+          const result = await stressRun(tree, strategy, seed, settings.deadlineS, settings.pass);
           settings.onResult?.(
             `baseline ${strategy} seed ${seed}: ${result.verdict} (${result.seconds.toFixed(1)} s)`,
           );
@@ -106,7 +127,7 @@ async function runMutant(settings: SuiteSettings, mutant: Mutant): Promise<Mutan
     if (failed !== undefined) return { mutant, status: 'build-failed', reason: failed, seeds: [] };
     const seeds: SeedResult[] = [];
     for (const seed of settings.seeds) {
-      const result = await stressRun(tree, mutant.strategy, seed, settings.deadlineS);
+      const result = await stressRun(tree, mutant.strategy, seed, settings.deadlineS, settings.pass);
       settings.onResult?.(
         `${mutant.id} seed ${seed}: ${result.verdict}${result.traceLength === undefined ? '' : ` (${result.traceLength} steps${result.oneMinimal === false ? ', not shown 1-minimal' : ''}${result.failureClass === undefined ? '' : `, ${result.failureClass}`})`} in ${result.seconds.toFixed(1)} s`,
       );

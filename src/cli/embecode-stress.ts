@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { usageError } from '../errors.js';
 import { strategyNames } from '../strategies/registry.js';
 import { DEFAULT_ARTIFACTS_DIR, readArtifactToken } from '../tester/artifacts.js';
+import { parseKinds } from '../tester/commands/swarm.js';
 import { type ProgressEvent, runStress } from '../tester/harness.js';
 import { interruptedSummary, interruptedWorkersSummary, repeatCommandFor } from '../tester/interrupted.js';
 import { createProgressReporter } from '../tester/progress.js';
@@ -51,6 +52,9 @@ interface RunFlags {
   stepDeadline?: string;
   fromRun?: string;
   history?: string;
+  /** commander's `--no-swarm`: false when given. */
+  swarm?: boolean;
+  dropKinds?: string;
   json?: boolean;
 }
 
@@ -65,6 +69,12 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
   if (!serve && flags.strategy === undefined)
     throw usageError(`--strategy is required (one of ${strategyNames().join(', ')}), or use --target serve`);
   const base = settingsFromEnv(flags.strategy ?? 'ipc', env);
+  const drop = flags.dropKinds === undefined ? base.drop : parseKinds(flags.dropKinds, '--drop-kinds');
+  if (serve && drop !== undefined) {
+    throw usageError(
+      `--target serve has its own commands; ${flags.dropKinds === undefined ? 'STRESS_DROP_KINDS' : '--drop-kinds'} leaves out strategy command kinds only`,
+    );
+  }
   return {
     ...base,
     ...(serve ? { target: 'serve' as const } : {}),
@@ -80,6 +90,8 @@ export function settingsFromFlags(flags: RunFlags, env: NodeJS.ProcessEnv = proc
       ? {}
       : { stepDeadlineS: parseSeconds(flags.stepDeadline, '--step-deadline') }),
     ...(flags.fromRun === undefined ? {} : { fromRun: parseCount(flags.fromRun, '--from-run') }),
+    ...(flags.swarm === false ? { swarm: false } : {}),
+    ...(drop === undefined ? {} : { drop }),
   };
 }
 
@@ -236,6 +248,14 @@ async function main(argv: readonly string[]): Promise<number> {
     .option(
       '--faults',
       'inject faults: SIGKILL owner (also mid-write) and reader, restart (env STRESS_FAULTS=1, default off)',
+    )
+    .option(
+      '--no-swarm',
+      'every run uses every command kind at its default weight (env STRESS_SWARM=0; default each run draws its own mix)',
+    )
+    .option(
+      '--drop-kinds <kinds>',
+      `leave these command kinds out, comma-separated (env STRESS_DROP_KINDS; default none): the suite must then fail 'never reached'`,
     )
     .option('--workers <n>', 'run in N parallel worker processes, each with its own seed (default 1)')
     .option('--shard <i/n>', 'run shard i of n (a share of the runs, a seed of its own; default all runs)')

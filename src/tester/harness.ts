@@ -11,12 +11,21 @@ import {
   serializeCommands,
   simplerVersions,
 } from './commands/serialize.js';
+import { type CommandMix, type CommandOptions, describeMix, sameMix, swarmMix } from './commands/swarm.js';
 import { CLASSIFY_DEFAULTS, classifyBudgetMs, classifyFailure, type FailureClass } from './failure-class.js';
 import { type FailedRun, type FailureLog, replayPathOf } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { describeMinimality, MINIMIZE_DEFAULTS, minimizeBudgetMs, oneMinimal } from './minimize.js';
 import { profileEnabled, profileNow } from './process-profile.js';
-import { goalsFor, NO_REACH, type Reach, type ReachGoal, unreached, watchedFor } from './reach.js';
+import {
+  goalsFor,
+  NO_REACH,
+  type Reach,
+  type ReachGoal,
+  reachJudged,
+  unreached,
+  watchedFor,
+} from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type Counterexample, type FaultCounts, type StressSummary, toReportStep } from './report.js';
 import { RunFailure, SetupError } from './run.js';
@@ -98,6 +107,8 @@ class RunTracker {
   runStarted = performance.now();
   /** The run that failed first: runs after it only shrink the failure. */
   failedOnRun: number | undefined;
+  /** The command mix of the run under way (a swarm run's), for its history line. */
+  mix: CommandMix | undefined;
   reach: () => Reach = () => NO_REACH;
 
   constructor(
@@ -116,7 +127,9 @@ class RunTracker {
     if (this.generating && attempt !== undefined) {
       this.generated++;
       const ms = performance.now() - this.runStarted;
-      this.options.history?.write(runLine(this.settings, this.skipped + this.generated, attempt, ms));
+      this.options.history?.write(
+        runLine(this.settings, this.skipped + this.generated, attempt, ms, this.mix),
+      );
     } else if (this.generating) {
       this.generated++;
     }
@@ -148,12 +161,19 @@ function strategyTarget(
     faults,
     onRun: onRun(strategy.name),
   });
+  const options: CommandOptions = {
+    faults,
+    readers,
+    intruder: true,
+    ...(settings.drop === undefined ? {} : { drop: settings.drop }),
+  };
   return {
     name: strategy.name,
     driver,
-    commands: stressCommands({ faults, readers, intruder: true }),
+    commands: stressCommands(options),
+    swarm: { mixes: swarmMix(options), commandsFor: (mix) => stressCommands(options, mix) },
     codec: { serialize: serializeCommands, deserialize: deserializeCommands },
-    goals: goalsFor(strategy.name, { faults }),
+    goals: goalsFor(strategy.name, options),
     watched: watchedFor(strategy.name),
     failureCause: (error) => (error instanceof RunFailure ? { cause: error.cause } : undefined),
   };
@@ -167,7 +187,13 @@ export interface StressTarget<C extends fc.AsyncCommand<object, object>> {
   /** The name summaries, progress and artifacts show (the strategy, or `serve`). */
   readonly name: string;
   readonly driver: TargetDriver<C>;
+  /** The commands every run draws from without swarm (`--no-swarm`, or a target without a `swarm`). */
   readonly commands: fc.Arbitrary<C>[];
+  /** Swarm testing: each run draws a command mix first, then its commands from that mix's list. */
+  readonly swarm?: {
+    readonly mixes: fc.Arbitrary<CommandMix>;
+    commandsFor(mix: CommandMix): fc.Arbitrary<C>[];
+  };
   readonly codec: CommandCodec<C>;
   readonly goals: readonly ReachGoal[];
   /** Goals a passing suite reports when it missed them, without failing (reach.ts WATCHED_GOALS). */
@@ -202,27 +228,49 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
   const failures = driver.failures;
   let shrunkFurther = 0;
 
-  const property = fc.asyncProperty(
-    fc.commands(target.commands, {
+  const sequences = (commands: fc.Arbitrary<C>[]) =>
+    fc.commands(commands, {
       maxCommands: settings.maxCommands,
       // Longer sequences than fast-check's default size: races need a few writes to race.
       size: 'max',
       ...(settings.replayPath === undefined ? {} : { replayPath: settings.replayPath }),
-    }),
-    async (commands) => {
-      if (failures.failed) failures.shrinkAttempts++;
-      tracker.generating = !failures.failed;
-      tracker.runStarted = performance.now();
-      // fast-check's command shrinking can take hundreds of runs against real processes; past a
-      // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
-      if (failures.shrinkAttempts > SHRINK_BUDGET) return;
-      if (failures.failedAt !== undefined && performance.now() - failures.failedAt > SHRINK_TIME_MS) return;
-      // fast-check's own iterable (commandsThatRan reads it), its elements typed as the target's.
-      await driver.attempt(commands as Iterable<C>).catch((error: unknown) => {
-        throw target.failureCause(error)?.cause ?? error;
-      });
-    },
-  );
+    });
+  // Swarm: each run draws its mix first, never shrunk (shrinking works on the commands of the mix
+  // that failed). Without swarm the runs come from exactly the list there was before swarm, so a
+  // fast-check path from an older token still leads to the same commands.
+  const swarm = settings.swarm === false ? undefined : target.swarm;
+  const generated: fc.Arbitrary<
+    readonly [CommandMix | undefined, Iterable<fc.AsyncCommand<object, object>>]
+  > =
+    swarm === undefined
+      ? sequences(target.commands).map((commands) => [undefined, commands] as const)
+      : fc
+          .noShrink(swarm.mixes)
+          .chain((mix) => sequences(swarm.commandsFor(mix)).map((commands) => [mix, commands] as const));
+  // A path replay of a swarm token must draw the mix the token names, else its path leads to other commands.
+  const expectedMix = settings.path !== undefined && swarm !== undefined ? settings.mix : undefined;
+  let failedMix: CommandMix | undefined = settings.commands === undefined ? undefined : settings.mix;
+
+  const property = fc.asyncProperty(generated, async ([mix, commands]) => {
+    if (expectedMix !== undefined && !sameMix(mix, expectedMix)) {
+      throw new SetupError(
+        `this replay token's command mix (${describeMix(expectedMix)}) is not the one this embecode-stress draws for seed ${settings.seed} and path ${settings.path} (${mix === undefined ? 'none' : describeMix(mix)}): the generator changed since the token was made, so the path leads to other commands; replay the token's commands (tokens made since 1-minimal traces carry them) or rerun the seed with \`embecode-stress run --strategy ${settings.strategy} --seed ${settings.seed}\``,
+      );
+    }
+    tracker.mix = mix;
+    if (failures.failed) failures.shrinkAttempts++;
+    tracker.generating = !failures.failed;
+    tracker.runStarted = performance.now();
+    // fast-check's command shrinking can take hundreds of runs against real processes; past a
+    // budget every candidate passes, which ends it, and the 1-minimal pass below finishes the job.
+    if (failures.shrinkAttempts > SHRINK_BUDGET) return;
+    if (failures.failedAt !== undefined && performance.now() - failures.failedAt > SHRINK_TIME_MS) return;
+    // fast-check's own iterable (commandsThatRan reads it), its elements typed as the target's.
+    await driver.attempt(commands as Iterable<C>).catch((error: unknown) => {
+      failedMix ??= mix;
+      throw target.failureCause(error)?.cause ?? error;
+    });
+  });
 
   /** A replay of a token that carries its commands: exactly those, once, no generation. */
   const replayCommands = async (commands: readonly C[]) => {
@@ -300,7 +348,7 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
     if (!details.failed) {
       // A passing suite that never reached what it exists to test proves nothing: it fails.
       const isSuite = settings.commands === undefined && settings.path === undefined;
-      const goalsJudged = isSuite && details.numRuns >= DEFAULTS.runs;
+      const goalsJudged = isSuite && reachJudged(settings, details.numRuns);
       const missed = goalsJudged ? unreached(driver.reach, target.goals) : [];
       const missedWatched = goalsJudged ? unreached(driver.reach, target.watched ?? []) : [];
       return {
@@ -331,7 +379,15 @@ async function runTarget<C extends fc.AsyncCommand<object, object>>(
       };
     }
     const counterexample = {
-      ...describeFailure(target, settings, details, minimal, original, shrunkFurther),
+      ...describeFailure(
+        target,
+        { ...settings, ...(failedMix === undefined ? {} : { mix: failedMix }) },
+        details,
+        minimal,
+        original,
+        shrunkFurther,
+      ),
+      ...(failedMix === undefined ? {} : { mix: describeMix(failedMix) }),
       ...(driver.runsDir === undefined ? {} : { removedDir: driver.runsDir }),
     };
     const judged = {
@@ -380,6 +436,11 @@ function knob(name: string, fallback: number): number {
   return raw === undefined ? fallback : parseCount(raw, name, { allowZero: true });
 }
 
+/** The commands of a counterexample value `[mix, commands]` (the mix undefined without swarm). */
+function commandsOf(value: unknown): unknown {
+  return Array.isArray(value) ? value[1] : value;
+}
+
 /** A command replay's outcome in the shape of fast-check's run details, for one reporting path. */
 async function replayAsDetails(outcome: { failed: boolean; error?: unknown }) {
   return {
@@ -417,7 +478,7 @@ function describeFailure<C extends fc.AsyncCommand<object, object>>(
   const token = encodeReplayToken({
     ...settings,
     path: details.counterexamplePath ?? settings.path ?? '',
-    replayPath: replayPathOf(String(details.counterexample?.[0] ?? '')),
+    replayPath: replayPathOf(String(commandsOf(details.counterexample?.[0]) ?? '')),
     // The commands themselves, so a replay runs exactly the minimal sequence.
     ...(minimal.commands === undefined ? {} : { commands: target.codec.serialize(minimal.commands) }),
   });

@@ -21,6 +21,10 @@ export function repeatCommandFor(settings: StressSettings, workers = 1): string 
     `--max-commands ${settings.maxCommands}`,
     ...(settings.readers === undefined ? [] : [`--readers ${settings.readers}`]),
     ...(settings.faults === true ? ['--faults'] : []),
+    ...(settings.swarm === false ? ['--no-swarm'] : []),
+    ...(settings.drop === undefined || settings.drop.length === 0
+      ? []
+      : [`--drop-kinds ${settings.drop.join(',')}`]),
     ...(settings.stepDeadlineS === undefined ? [] : [`--step-deadline ${settings.stepDeadlineS}`]),
     ...(settings.timeLimitS === undefined ? [] : [`--time-limit ${settings.timeLimitS}`]),
     ...(workers > 1 ? [`--workers ${workers}`] : []),

@@ -1,4 +1,6 @@
+import { type CommandOptions, usableKinds } from './commands/swarm.js';
 import type { StepEvent } from './history.js';
+import { DEFAULTS, type StressSettings } from './settings.js';
 
 /**
  * What a run exercised, counted from its history: the proof that a passing suite tested
@@ -249,13 +251,37 @@ export function watchedFor(strategy: string): readonly ReachGoal[] {
   return WATCHED_GOALS[strategy] ?? [];
 }
 
+/**
+ * One goal per command kind a run with these options can use: a kind that ran in no run of a
+ * suite fails it. The kinds come from the options alone, never from the mix or the drop list:
+ * the goal is what the generator should make, not what it was told to make, so a kind left out
+ * of the generator (STRESS_DROP_KINDS=ReaderSearch), or one whose precondition never holds, shows
+ * as `never reached: a ReaderSearch command`. With swarm every kind is left out of some runs; this
+ * also proves no kind was starved by the mixes. Counted by commands that ran (preconditions held).
+ */
+export function commandKindGoals(options: CommandOptions): ReachGoal[] {
+  return usableKinds(options).map((kind) => ({
+    name: `a ${kind} command`,
+    reached: (r) => (r.commands?.[kind] ?? 0) > 0,
+  }));
+}
+
 /** Every goal a suite of `strategy` with these options must reach. */
-export function goalsFor(strategy: string, options: { readonly faults?: boolean }): ReachGoal[] {
+export function goalsFor(strategy: string, options: CommandOptions): ReachGoal[] {
   return [
     ...COMMON_GOALS,
     ...(STRATEGY_GOALS[strategy] ?? []),
     ...(options.faults === true ? FAULT_GOALS : []),
+    ...commandKindGoals(options),
   ];
+}
+
+/**
+ * Whether a suite of `runs` generated runs is judged on its goals: one of at least DEFAULTS.runs
+ * (fewer may miss a rare event by chance), or of the lowered count STRESS_REACH_MIN_RUNS asks.
+ */
+export function reachJudged(settings: Pick<StressSettings, 'reachMinRuns'>, runs: number): boolean {
+  return runs >= (settings.reachMinRuns ?? DEFAULTS.runs);
 }
 
 /** The goals `reach` never met. */

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { type CommandKind, type CommandMix, dropFromJson, mixFromJson } from './commands/swarm.js';
 import type { StressSettings } from './settings.js';
 
 /**
@@ -22,6 +23,13 @@ interface TokenBody {
   /** Reader processes, when not the default: the command set depends on it. */
   readonly readers?: number;
   readonly stepDeadlineS?: number;
+  /**
+   * The command mix the failing run drew, when it was a swarm run. Absent: every kind at its
+   * default weight (`--no-swarm`), which is also what every token from before swarm means.
+   */
+  readonly mix?: CommandMix;
+  /** Command kinds the generator left out (`--drop-kinds`). */
+  readonly drop?: readonly CommandKind[];
   /** The minimal commands themselves (see commands/serialize.ts); replayed instead of the path. */
   readonly commands?: readonly unknown[];
 }
@@ -38,6 +46,8 @@ export function encodeReplayToken(settings: StressSettings & { path: string; rep
     ...(settings.faults === true ? { faults: true } : {}),
     ...(settings.readers === undefined ? {} : { readers: settings.readers }),
     ...(settings.stepDeadlineS === undefined ? {} : { stepDeadlineS: settings.stepDeadlineS }),
+    ...(settings.swarm !== false && settings.mix !== undefined ? { mix: settings.mix } : {}),
+    ...(settings.drop === undefined || settings.drop.length === 0 ? {} : { drop: settings.drop }),
     ...(settings.commands === undefined ? {} : { commands: settings.commands }),
   };
   return TOKEN_PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url');
@@ -87,6 +97,8 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
       'replay token is damaged (fields missing or wrong); copy the whole token from the report',
     );
   }
+  const mix = mixFromJson(body.mix, 'replay token');
+  const drop = dropFromJson(body.drop, 'replay token');
   return {
     strategy: body.strategy,
     ...(body.target === 'serve' ? { target: 'serve' as const } : {}),
@@ -97,6 +109,9 @@ export function decodeReplayToken(token: string): StressSettings & { path: strin
     ...(body.faults === true ? { faults: true } : {}),
     ...(body.readers === undefined ? {} : { readers: body.readers }),
     ...(body.stepDeadlineS === undefined ? {} : { stepDeadlineS: body.stepDeadlineS }),
+    // No mix: a run without swarm, or a token from before swarm; both mean the default generator.
+    ...(mix === undefined ? { swarm: false } : { swarm: true, mix }),
+    ...(drop === undefined ? {} : { drop }),
     ...(body.commands === undefined ? {} : { commands: body.commands }),
     runs: 1,
   };

@@ -46,6 +46,8 @@ export interface Counterexample {
    * `elapsedMs`: what they add to the time a failure takes to report.
    */
   readonly judgedMs?: { readonly minimize: number; readonly classify: number };
+  /** A swarm run: the command mix the failing run drew, on one line (`OwnerWritex3 ...`). */
+  readonly mix?: string;
 }
 
 export interface StressSummary {
@@ -183,11 +185,15 @@ export function formatSteps(steps: readonly ReportStep[]): string {
   return lines.join('\n');
 }
 
-/** The 1-minimal claim and the race-or-logic class, one line each, when the run made them. */
+/**
+ * The 1-minimal claim, the race-or-logic class and a swarm run's command mix, one line each,
+ * when the run made them.
+ */
 export function judgement(cx: Counterexample): string[] {
   return [
     ...(cx.minimality === undefined ? [] : [cx.minimality]),
     ...(cx.failureClass === undefined ? [] : [`replays of the minimal trace: ${cx.failureClass.text}`]),
+    ...(cx.mix === undefined ? [] : [`command mix of the failing run (swarm): ${cx.mix}`]),
   ];
 }
 

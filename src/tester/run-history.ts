@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { messageOf } from '../index/duckdb-errors.js';
 import { type SerializedCommand, type StressCommand, serializeCommands } from './commands/serialize.js';
+import { type CommandKind, type CommandMix, dropFromJson, mixFromJson } from './commands/swarm.js';
 import { makeDirectories } from './directories.js';
 import type { StepEvent } from './history.js';
 import { type Reach, reachOf } from './reach.js';
@@ -40,6 +41,10 @@ export interface RunLine {
   readonly readers?: number;
   readonly faults?: boolean;
   readonly stepDeadlineS?: number;
+  /** A swarm run: the command mix it drew (absent: every kind at its default weight, `--no-swarm`). */
+  readonly mix?: CommandMix;
+  /** Command kinds the generator left out (`--drop-kinds`). */
+  readonly drop?: readonly CommandKind[];
   /** The kinds of the commands that ran, in order (OwnerWrite, ReaderSearch, ...). */
   readonly commands: readonly string[];
   /** What this run exercised (see reach.ts). */
@@ -124,6 +129,7 @@ export function runLine(
   run: number,
   attempt: { commands: readonly StressCommand[]; steps: readonly StepEvent[]; error?: unknown },
   ms: number,
+  mix?: CommandMix,
 ): RunLine {
   const failed = attempt.error !== undefined;
   const error = attempt.error;
@@ -137,6 +143,8 @@ export function runLine(
     ...(settings.readers === undefined ? {} : { readers: settings.readers }),
     ...(settings.faults === true ? { faults: true } : {}),
     ...(settings.stepDeadlineS === undefined ? {} : { stepDeadlineS: settings.stepDeadlineS }),
+    ...(mix === undefined ? {} : { mix }),
+    ...(settings.drop === undefined || settings.drop.length === 0 ? {} : { drop: settings.drop }),
     commands: attempt.commands.map((c) => c.constructor.name),
     reach: reachOf(attempt.steps),
     outcome: failed ? 'failed' : 'passed',
@@ -187,6 +195,8 @@ export function readRunLine(file: string, run: number): RunLine {
  * seed and fast-check path that generate it again (the same embecode-stress version required).
  */
 export function replaySettingsOf(line: RunLine): StressSettings {
+  const mix = mixFromJson(line.mix, `run history line ${line.run}`);
+  const drop = dropFromJson(line.drop, `run history line ${line.run}`);
   return {
     strategy: line.strategy,
     seed: line.seed,
@@ -195,6 +205,9 @@ export function replaySettingsOf(line: RunLine): StressSettings {
     ...(line.readers === undefined ? {} : { readers: line.readers }),
     ...(line.faults === true ? { faults: true } : {}),
     ...(line.stepDeadlineS === undefined ? {} : { stepDeadlineS: line.stepDeadlineS }),
+    // No mix: a run without swarm, or a line from before swarm; both mean the default generator.
+    ...(mix === undefined ? { swarm: false } : { swarm: true, mix }),
+    ...(drop === undefined ? {} : { drop }),
     path: line.path,
     ...(line.replayCommands === undefined ? {} : { commands: line.replayCommands }),
   };

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { type CommandKind, type CommandMix, parseKinds } from './commands/swarm.js';
 
 /** Everything that decides what one stress run does; a replay token carries a copy. */
 export interface StressSettings {
@@ -18,6 +19,20 @@ export interface StressSettings {
   readonly stepDeadlineS?: number;
   /** Start at this run of the seed (from 1): the runs before it are skipped, `runs` stays the total. */
   readonly fromRun?: number;
+  /**
+   * Swarm testing: each run draws its own command mix (commands/swarm.ts). False (`--no-swarm`,
+   * STRESS_SWARM=0): every run uses every kind at its default weight. Default true.
+   */
+  readonly swarm?: boolean;
+  /** Command kinds the generator leaves out (`--drop-kinds`, STRESS_DROP_KINDS): a reach goal must notice. */
+  readonly drop?: readonly CommandKind[];
+  /**
+   * A suite of at least this many runs must reach its goals (STRESS_REACH_MIN_RUNS; default and
+   * at most DEFAULTS.runs, so it can only make more suites judged, never fewer).
+   */
+  readonly reachMinRuns?: number;
+  /** Replay only: the command mix the failing run drew (a swarm run), checked against the replay's. */
+  readonly mix?: CommandMix;
   /** Replay only: the exact commands to run (serialized), instead of generating any. */
   readonly commands?: readonly unknown[];
   /** Replay only: fast-check's path to the counterexample. */
@@ -31,6 +46,17 @@ export const DEFAULTS = { runs: 200, maxCommands: 12, readers: 2, stepDeadlineS:
 
 /** Most reader processes a run may have: each is a child, and the machine has few cores. */
 export const MAX_READERS = 8;
+
+/** The run count from which a suite is judged on its reach goals: 1 to DEFAULTS.runs. */
+export function parseReachMinRuns(raw: string, name: string): number {
+  const value = parseCount(raw, name);
+  if (value > DEFAULTS.runs) {
+    throw usageError(
+      `${name} must be at most ${DEFAULTS.runs}: every suite of the default size is judged on its reach goals, got ${value}`,
+    );
+  }
+  return value;
+}
 
 /** The number of reader processes: 1 to MAX_READERS. */
 export function parseReaders(raw: string, name: string): number {
@@ -106,6 +132,13 @@ export function settingsFromEnv(strategy: string, env: NodeJS.ProcessEnv = proce
       : {}),
     ...(env.STRESS_STEP_DEADLINE_S !== undefined
       ? { stepDeadlineS: parseSeconds(env.STRESS_STEP_DEADLINE_S, 'STRESS_STEP_DEADLINE_S') }
+      : {}),
+    ...(env.STRESS_SWARM !== undefined ? { swarm: parseFlag(env.STRESS_SWARM, 'STRESS_SWARM') } : {}),
+    ...(env.STRESS_DROP_KINDS !== undefined
+      ? { drop: parseKinds(env.STRESS_DROP_KINDS, 'STRESS_DROP_KINDS') }
+      : {}),
+    ...(env.STRESS_REACH_MIN_RUNS !== undefined
+      ? { reachMinRuns: parseReachMinRuns(env.STRESS_REACH_MIN_RUNS, 'STRESS_REACH_MIN_RUNS') }
       : {}),
   };
 }

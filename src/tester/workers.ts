@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
-import { addReach, goalsFor, NO_REACH, unreached, watchedFor } from './reach.js';
+import { addReach, goalsFor, NO_REACH, reachJudged, unreached, watchedFor } from './reach.js';
 import { NO_FAULTS, type StressSummary } from './report.js';
 import type { StressSettings } from './settings.js';
 import { DEFAULTS } from './settings.js';
@@ -89,6 +89,10 @@ export async function runWorkers(
             String(settings.maxCommands),
             ...(settings.timeLimitS === undefined ? [] : ['--time-limit', String(settings.timeLimitS)]),
             ...(settings.faults === true ? ['--faults'] : []),
+            ...(settings.swarm === false ? ['--no-swarm'] : []),
+            ...(settings.drop === undefined || settings.drop.length === 0
+              ? []
+              : ['--drop-kinds', settings.drop.join(',')]),
             ...(settings.target === 'serve' ? ['--target', 'serve'] : []),
             ...(settings.readers === undefined ? [] : ['--readers', String(settings.readers)]),
             ...(settings.stepDeadlineS === undefined
@@ -160,10 +164,13 @@ export function mergeSummaries(
     return { ...base, status: 'error', reason: errored.reason ?? 'a worker failed to start' };
   // Reach is judged on the whole run: a worker whose share missed a goal another worker reached is fine.
   const reach = done.reduce((sum, s) => (s.reach === undefined ? sum : addReach(sum, s.reach)), NO_REACH);
-  const missed =
-    runs >= DEFAULTS.runs
-      ? unreached(reach, goalsFor(settings.strategy, { faults: settings.faults === true }))
-      : [];
+  const judged = reachJudged(settings, runs);
+  const goals = goalsFor(settings.strategy, {
+    faults: settings.faults === true,
+    readers: settings.readers ?? DEFAULTS.readers,
+    intruder: true,
+  });
+  const missed = judged ? unreached(reach, goals) : [];
   if (missed.length > 0) {
     return {
       ...base,
@@ -184,7 +191,7 @@ export function mergeSummaries(
     }),
     NO_FAULTS,
   );
-  const missedWatched = runs >= DEFAULTS.runs ? unreached(reach, watchedFor(settings.strategy)) : [];
+  const missedWatched = judged ? unreached(reach, watchedFor(settings.strategy)) : [];
   return {
     ...base,
     status: 'passed',

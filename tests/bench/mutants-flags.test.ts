@@ -37,6 +37,13 @@ describe('parseFlags', () => {
     expect(DEFAULT_DEADLINE_S).toBe(300);
   });
 
+  it('passes --swarm / --no-swarm through, once', () => {
+    expect(parseFlags(['--no-swarm']).swarm).toBe(false);
+    expect(parseFlags(['--swarm']).swarm).toBe(true);
+    expect(parseFlags([]).swarm).toBeUndefined();
+    expect(flagError(['--swarm', '--no-swarm'])).toMatch(/give one of them, once/);
+  });
+
   it('reads every flag, in both --flag value and --flag=value forms', () => {
     const options = parseFlags([
       '--only',

@@ -93,7 +93,7 @@ describe('formatTable', () => {
 
 describe('classifyRun', () => {
   const run = { seed: 1, stderr: '', timedOut: false, seconds: 2 };
-  const failed = JSON.stringify({ status: 'failed', counterexample: { steps: [{}, {}, {}] } });
+  const failed = JSON.stringify({ status: 'failed', runs: 4, counterexample: { steps: [{}, {}, {}] } });
 
   it('is caught only on exit 1 with status failed, with the trace length', () => {
     expect(classifyRun({ ...run, exitCode: 1, stdout: `${failed}\n` })).toEqual({
@@ -101,6 +101,7 @@ describe('classifyRun', () => {
       seconds: 2,
       verdict: 'caught',
       traceLength: 3,
+      runs: 4,
     });
     expect(classifyRun({ ...run, exitCode: 2, stdout: failed }).verdict).toBe('error');
   });
@@ -130,6 +131,18 @@ describe('classifyRun', () => {
     expect(classifyRun({ ...run, exitCode: 1, stdout: undecided })).toMatchObject({
       oneMinimal: false,
       failureClass: 'race 2/5',
+    });
+  });
+
+  it('is not caught when the suite failed only for goals it never reached (no counterexample)', () => {
+    const unreached = JSON.stringify({
+      status: 'failed',
+      unreached: ['a ReaderSearch command'],
+      reason: 'never reached: a ReaderSearch command (seed 1)',
+    });
+    expect(classifyRun({ ...run, exitCode: 1, stdout: unreached })).toMatchObject({
+      verdict: 'error',
+      detail: 'exit 1, status failed: never reached: a ReaderSearch command (seed 1)',
     });
   });
 

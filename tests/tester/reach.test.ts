@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { COMMAND_KINDS } from '../../src/tester/commands/swarm.js';
 import type { StepEvent } from '../../src/tester/history.js';
 import {
   addReach,
   COMMON_GOALS,
+  commandKindGoals,
   goalsFor,
   NO_REACH,
+  reachJudged,
   reachOf,
   unreached,
   watchedFor,
 } from '../../src/tester/reach.js';
 import { formatSummary } from '../../src/tester/report.js';
+import { DEFAULTS } from '../../src/tester/settings.js';
 
 function step(partial: Partial<StepEvent> & Pick<StepEvent, 'actor' | 'op' | 'start' | 'end'>): StepEvent {
   return { index: 0, args: {}, pid: 1, outcome: 'ok', ok: true, ...partial };
@@ -140,7 +144,7 @@ describe('reach', () => {
   });
 
   it('each strategy declares its own goals: handoff must retry an owner conflict and watches for a reader one', () => {
-    const options = { faults: false };
+    const options = { faults: false, readers: 2, intruder: true };
     const names = (strategy: string) => goalsFor(strategy, options).map((g) => g.name);
     expect(names('handoff')).toContain('an owner lock conflict retried');
     // 200 runs at seed 7 met no reader conflict: watched (reported), not failed.
@@ -156,5 +160,30 @@ describe('reach', () => {
         'an owner restart that recovered rows from the WAL',
       ]),
     );
+  });
+
+  it('every command kind a run can use is a goal, whatever the mix or the drop list', () => {
+    const full = { faults: true, readers: 2, intruder: true };
+    expect(commandKindGoals(full).map((g) => g.name)).toEqual(COMMAND_KINDS.map((k) => `a ${k} command`));
+    expect(commandKindGoals({ ...full, drop: ['ReaderSearch'] })).toHaveLength(COMMAND_KINDS.length);
+    // Without faults there are no kills or restarts to expect.
+    const calm = commandKindGoals({ readers: 2, intruder: true }).map((g) => g.name);
+    expect(calm).toContain('a ReaderSearch command');
+    expect(calm).not.toContain('a KillOwner command');
+    const everyKind = Object.fromEntries(COMMAND_KINDS.map((k) => [k, 1]));
+    expect(unreached({ ...NO_REACH, commands: everyKind }, commandKindGoals(full))).toEqual([]);
+    const { ReaderSearch: _gone, ...withoutSearch } = everyKind;
+    expect(unreached({ ...NO_REACH, commands: withoutSearch }, goalsFor('ipc', full))).toContain(
+      'a ReaderSearch command',
+    );
+  });
+});
+
+describe('reachJudged', () => {
+  it('judges a suite of at least the default run count, or of the lowered count a setting asks', () => {
+    expect(reachJudged({}, DEFAULTS.runs)).toBe(true);
+    expect(reachJudged({}, DEFAULTS.runs - 1)).toBe(false);
+    expect(reachJudged({ reachMinRuns: 5 }, 5)).toBe(true);
+    expect(reachJudged({ reachMinRuns: 6 }, 5)).toBe(false);
   });
 });

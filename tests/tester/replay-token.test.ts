@@ -43,6 +43,44 @@ function expectUsageError(token: string, message?: RegExp): void {
 }
 
 describe('replay tokens', () => {
+  it("carry a swarm run's command mix and dropped kinds; a run without swarm carries no mix", () => {
+    const mix = { OwnerWrite: 3, ReaderSearch: 1, ParallelBatch: 4, OwnerCheckpoint: 2, OwnerRelease: 1 };
+    const swarmed = decodeReplayToken(encodeReplayToken({ ...EXAMPLE, mix, drop: ['RepeatSearch'] }));
+    expect(swarmed).toMatchObject({ swarm: true, mix, drop: ['RepeatSearch'] });
+    const plain = decodeReplayToken(encodeReplayToken({ ...EXAMPLE, swarm: false, mix }));
+    expect(plain.swarm).toBe(false);
+    expect(plain.mix).toBeUndefined();
+    expect(plain.drop).toBeUndefined();
+  });
+
+  it('from before swarm existed (no mix field) decode as runs of the default generator (--no-swarm)', () => {
+    // A token main 600dd6c printed for `run --strategy readonly-direct --seed 7 --runs 30
+    // --max-commands 10` (before swarm), whole: its fields and nothing else.
+    const old =
+      'es1.eyJ2IjoxLCJzdHJhdGVneSI6InJlYWRvbmx5LWRpcmVjdCIsInNlZWQiOjcsInBhdGgiOiIyOjI6MToxOjE6MToxOjE6MToxOjE6MToxOjEiLCJyZXBsYXlQYXRoIjoiQUJEWjpLIiwibWF4Q29tbWFuZHMiOjEwfQ';
+    expect(decodeReplayToken(old)).toEqual({
+      strategy: 'readonly-direct',
+      seed: 7,
+      path: '2:2:1:1:1:1:1:1:1:1:1:1:1:1',
+      replayPath: 'ABDZ:K',
+      maxCommands: 10,
+      swarm: false,
+      runs: 1,
+    });
+  });
+
+  it('refuse a command mix or drop list this version cannot honour, saying why in one line', () => {
+    const body = { v: 1, ...EXAMPLE };
+    expectUsageError(
+      tokenWithBody({ ...body, mix: { OwnerWrite: 2, Teleport: 1 } }),
+      /command mix has 'Teleport'=1.*newer version/,
+    );
+    expectUsageError(tokenWithBody({ ...body, mix: { OwnerWrite: 0 } }), /'OwnerWrite'=0/);
+    expectUsageError(tokenWithBody({ ...body, mix: {} }), /no kinds/);
+    expectUsageError(tokenWithBody({ ...body, mix: [1] }), /no kinds/);
+    expectUsageError(tokenWithBody({ ...body, drop: ['Nope'] }), /dropped command kinds/);
+  });
+
   it('round-trip the settings a replay needs, as one runs-once setting', () => {
     fc.assert(
       fc.property(replayable, (settings) => {
@@ -50,8 +88,8 @@ describe('replay tokens', () => {
         expect(token.startsWith(TOKEN_PREFIX)).toBe(true);
         expect(token).toMatch(/^es1\.[A-Za-z0-9_-]+$/);
         const { runs: _runs, ...rest } = settings;
-        expect(decodeReplayToken(token)).toEqual({ ...rest, runs: 1 });
-        expect(decodeReplayToken(`  ${token}\n`)).toEqual({ ...rest, runs: 1 });
+        expect(decodeReplayToken(token)).toEqual({ ...rest, swarm: false, runs: 1 });
+        expect(decodeReplayToken(`  ${token}\n`)).toEqual({ ...rest, swarm: false, runs: 1 });
       }),
     );
   });
@@ -87,7 +125,7 @@ describe('replay tokens', () => {
     const good = JSON.parse(
       Buffer.from(encodeReplayToken(EXAMPLE).slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'),
     ) as Record<string, unknown>;
-    expect(decodeReplayToken(tokenWithBody(good))).toEqual({ ...EXAMPLE, runs: 1 });
+    expect(decodeReplayToken(tokenWithBody(good))).toEqual({ ...EXAMPLE, swarm: false, runs: 1 });
     for (const key of Object.keys(good)) {
       const { [key]: _gone, ...missing } = good;
       expectUsageError(tokenWithBody(missing), /fields missing or wrong/);

@@ -4,6 +4,7 @@ import { EmbecodeError } from '../../src/errors.js';
 import {
   DEFAULTS,
   parseCount,
+  parseReachMinRuns,
   parseSeconds,
   parseSeed,
   randomSeed,
@@ -65,6 +66,29 @@ describe('settingsFromEnv', () => {
     for (const bad of ['0', '-3', 'soon', '', 'NaN', 'Infinity']) {
       expect(() => settingsFromEnv('ipc', { STRESS_SEED: '1', STRESS_STEP_DEADLINE_S: bad }), bad).toThrow(
         /^STRESS_STEP_DEADLINE_S must be a positive number of seconds/,
+      );
+    }
+  });
+
+  it('reads the swarm knobs: STRESS_SWARM=0 turns swarm off, STRESS_DROP_KINDS leaves kinds out, STRESS_REACH_MIN_RUNS lowers the judged size', () => {
+    expect(
+      settingsFromEnv('ipc', {
+        STRESS_SEED: '1',
+        STRESS_SWARM: '0',
+        STRESS_DROP_KINDS: 'ReaderSearch,RepeatSearch',
+        STRESS_REACH_MIN_RUNS: '5',
+      }),
+    ).toMatchObject({ swarm: false, drop: ['ReaderSearch', 'RepeatSearch'], reachMinRuns: 5 });
+    expect(settingsFromEnv('ipc', { STRESS_SEED: '1', STRESS_SWARM: '1' }).swarm).toBe(true);
+    expectUsageError(() => settingsFromEnv('ipc', { STRESS_SWARM: 'off' }), 'STRESS_SWARM');
+    expectUsageError(() => settingsFromEnv('ipc', { STRESS_DROP_KINDS: 'Search' }), 'STRESS_DROP_KINDS');
+    expectUsageError(() => settingsFromEnv('ipc', { STRESS_DROP_KINDS: '' }), 'STRESS_DROP_KINDS');
+    // Raising it would leave default-size suites unjudged: only lowering is allowed.
+    expect(parseReachMinRuns(String(DEFAULTS.runs), 'N')).toBe(DEFAULTS.runs);
+    for (const bad of ['0', String(DEFAULTS.runs + 1), 'many', '']) {
+      expectUsageError(
+        () => settingsFromEnv('ipc', { STRESS_REACH_MIN_RUNS: bad }),
+        'STRESS_REACH_MIN_RUNS must be',
       );
     }
   });

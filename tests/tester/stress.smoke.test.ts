@@ -38,9 +38,11 @@ function stressCli(args: string[], tmp: string) {
 
 describe('hangs', () => {
   it('a step past its deadline fails the run as a hang, with what each process was doing, and leaves nothing running', async () => {
-    // 1 ms is less than any real step takes: the first recorded step of every run hangs.
+    // 1 ms is less than any real step takes: the first recorded step of every run hangs. Without
+    // swarm, seed 7's hanging step is a delete with nothing to shrink: every shrink of a hang
+    // restarts every child, and with swarm's mix seed 7 hangs a write, 13 shrinks and 80 s.
     const summary = await runStress(
-      { strategy: 'ipc', runs: 2, seed: 7, maxCommands: 2, readers: 1, stepDeadlineS: 0.001 },
+      { strategy: 'ipc', runs: 2, seed: 7, maxCommands: 2, readers: 1, stepDeadlineS: 0.001, swarm: false },
       { artifacts: false },
     );
     expect(summary.status).toBe('failed');
@@ -115,6 +117,21 @@ describe('readonly-direct smoke', () => {
       replayed = await runStress(decodeReplayToken(token));
       expect(replayed.status).toBe('failed');
       expect(traceShape(replayed)).toEqual(traceShape(first));
+      // A swarm run's token names its mix; without its commands, its seed and path draw that mix
+      // again and lead to the same commands.
+      const { commands, ...byPath } = decodeReplayToken(token);
+      expect(byPath).toMatchObject({ swarm: true, mix: { OwnerWrite: expect.any(Number) } });
+      expect(first.counterexample?.mix).toMatch(/OwnerWritex\d/);
+      const again = await runStress(byPath, { artifacts: false });
+      expect(again.status).toBe('failed');
+      expect(decodeReplayToken(again.counterexample?.replay ?? '').commands).toEqual(commands);
+      // A mix this seed does not draw (the generator changed): said exactly, nothing replayed.
+      const mix = { ...byPath.mix, OwnerDelete: (byPath.mix?.OwnerDelete ?? 0) + 1 };
+      const refused = await runStress({ ...byPath, mix }, { artifacts: false });
+      expect(refused.status).toBe('error');
+      expect(refused.reason).toMatch(
+        /^this replay token's command mix \(.*\) is not the one this embecode-stress draws for seed 7 and path .*the generator changed since the token was made/,
+      );
     } finally {
       removeArtifact(first);
       if (replayed) removeArtifact(replayed);
@@ -151,6 +168,8 @@ describe('run history', () => {
     const [again] = lines(resumed.file);
     expect(again?.run).toBe(2);
     expect(again?.commands).toEqual(all[1]?.commands);
+    // Swarm: a resumed run draws the mix the full check drew for it.
+    expect(again?.mix).toEqual(all[1]?.mix);
     const replay = await stressCli(
       ['replay', '--history', full.file, '--run', '2', '--times', '1', '--json'],
       mkdtempSync(join(scratch, 'history-replay-')),

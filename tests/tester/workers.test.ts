@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
+import { usableKinds } from '../../src/tester/commands/swarm.js';
 import { NO_REACH, reachOf } from '../../src/tester/reach.js';
 import type { StressSummary } from '../../src/tester/report.js';
 import {
@@ -87,54 +88,57 @@ describe('mergeSummaries', () => {
   });
 
   it('judges reach on the whole run: a goal one worker missed and another reached passes', () => {
-    const reached = reachOf([
-      {
-        index: 0,
-        actor: 'owner',
-        op: 'write',
-        args: {},
-        pid: 1,
-        start: 0,
-        end: 10,
-        outcome: 'ok',
-        ok: true,
-      },
-      {
-        index: 1,
-        actor: 'owner',
-        op: 'checkpoint',
-        args: {},
-        pid: 1,
-        start: 10,
-        end: 20,
-        outcome: 'ok',
-        ok: true,
-      },
-      ...['reader-1', 'reader-2'].map((actor, i) => ({
-        index: 2 + i,
-        actor: actor as 'reader-1',
-        op: 'search',
-        args: { topK: 1, pathPrefix: 'src/' },
-        pid: 2,
-        start: 5,
-        end: 15,
-        outcome: 'ok' as const,
-        ok: true,
-        results: [{ path: 'src/a.ts', startLine: 1, endLine: 2, score: 1 }],
-      })),
-      {
-        index: 4,
-        actor: 'intruder',
-        op: 'probe',
-        args: {},
-        pid: 3,
-        start: 30,
-        end: 31,
-        outcome: 'ok',
-        ok: true,
-        detail: { gotIn: false },
-      },
-    ]);
+    const reached = reachOf(
+      [
+        {
+          index: 0,
+          actor: 'owner',
+          op: 'write',
+          args: {},
+          pid: 1,
+          start: 0,
+          end: 10,
+          outcome: 'ok',
+          ok: true,
+        },
+        {
+          index: 1,
+          actor: 'owner',
+          op: 'checkpoint',
+          args: {},
+          pid: 1,
+          start: 10,
+          end: 20,
+          outcome: 'ok',
+          ok: true,
+        },
+        ...['reader-1', 'reader-2'].map((actor, i) => ({
+          index: 2 + i,
+          actor: actor as 'reader-1',
+          op: 'search',
+          args: { topK: 1, pathPrefix: 'src/' },
+          pid: 2,
+          start: 5,
+          end: 15,
+          outcome: 'ok' as const,
+          ok: true,
+          results: [{ path: 'src/a.ts', startLine: 1, endLine: 2, score: 1 }],
+        })),
+        {
+          index: 4,
+          actor: 'intruder',
+          op: 'probe',
+          args: {},
+          pid: 3,
+          start: 30,
+          end: 31,
+          outcome: 'ok',
+          ok: true,
+          detail: { gotIn: false },
+        },
+      ],
+      usableKinds({ readers: 2, intruder: true }),
+    );
     const half = (reach: typeof reached) => ({ ...passed(100), reach });
     expect(mergeSummaries(settings, [half(reached), half(NO_REACH)], 9).status).toBe('passed');
     const neither = mergeSummaries(settings, [half(NO_REACH), half(NO_REACH)], 9);

@@ -15,6 +15,16 @@ import {
 import { type BatchOwnerOp, ParallelBatch } from './parallel-batch.js';
 import { ReaderClose, ReaderOpen, ReaderSearch, RepeatSearch } from './reader-commands.js';
 import { searchSpec } from './search-spec.js';
+import {
+  availableKinds,
+  type CommandKind,
+  type CommandMix,
+  type CommandOptions,
+  defaultMix,
+  weightedEntries,
+} from './swarm.js';
+
+export type { CommandOptions } from './swarm.js';
 
 const slot = fc.nat({ max: FILE_PATHS.length - 1 });
 const suffix = fc.string({
@@ -25,34 +35,19 @@ const suffix = fc.string({
 const fileWrite: fc.Arbitrary<FileWrite> = fc.record({ slot, spec: fileSpec, suffix });
 const files = fc.array(fileWrite, { minLength: 1, maxLength: 3 });
 
-export interface CommandOptions {
-  readonly faults?: boolean;
-  /** Reader processes in the run; commands name one of them. */
-  readonly readers: number;
-  /** Whether the run has an intruder process. */
-  readonly intruder?: boolean;
-}
+type CommandArbitrary = fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>;
 
 /**
- * `fc.commands` picks each entry of its list alike and takes no weights: an entry listed `n`
- * times is picked `n` times as often. Searches and batches, the point of a run, weigh most.
+ * The commands the tester may generate for one run's mix (swarm.ts); fast-check picks among
+ * them and shrinks the sequence. Without a mix, every kind these options allow at its default
+ * weight: the same list, entry for entry, as before swarm existed, so old replay paths still
+ * lead to the same commands.
  */
-function weighted<T>(n: number, entry: () => T): T[] {
-  return Array.from({ length: n }, entry);
-}
-
-/** Every command the tester may generate; fast-check picks among them and shrinks the sequence. */
 export function stressCommands(
   options: CommandOptions,
-): fc.Arbitrary<fc.AsyncCommand<StressModel, StressWorld>>[] {
+  mix: CommandMix = defaultMix(options),
+): CommandArbitrary[] {
   const reader = fc.nat({ max: Math.max(0, options.readers - 1) });
-  const nemesis = [
-    fc.constant(new KillOwner()),
-    fc.tuple(files, fc.nat({ max: 30 })).map(([f, ms]) => new KillDuringWrite(f, ms)),
-    // Weight 2: after a kill almost nothing else can run, so recovery must come soon.
-    ...weighted(2, () => fc.constant(new RestartOwner())),
-    reader.map((r) => new KillReader(r)),
-  ];
   const batchOwner: fc.Arbitrary<BatchOwnerOp> = fc.oneof(
     { weight: 3, arbitrary: files.map((f) => ({ op: 'write' as const, files: f })) },
     { weight: 1, arbitrary: slot.map((s) => ({ op: 'delete' as const, slot: s })) },
@@ -97,30 +92,26 @@ export function stressCommands(
       ([owner, searches, ownerDelay, intruder, stream]) =>
         new ParallelBatch(owner, searches, ownerDelay, intruder, stream),
     );
-  const readerCommands =
-    options.readers === 0
-      ? []
-      : [
-          reader.map((r) => new ReaderOpen(r)),
-          reader.map((r) => new ReaderClose(r)),
-          ...weighted(4, () => search),
-          ...weighted(2, () => repeat),
-          ...weighted(2, () => batch),
-        ];
-  return [
-    ...(options.faults === true ? nemesis : []),
-    ...(options.intruder === true
-      ? [
-          fc
-            .tuple(fc.nat({ max: 1 }), fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const))
-            .map(([t, a]) => new IntruderProbe(t, a)),
-        ]
-      : []),
-    ...weighted(3, () => files.map((f) => new OwnerWrite(f))),
-    ...weighted(2, () => slot.map((s) => new OwnerDelete(s))),
-    fc.constant(new OwnerCheckpoint()),
-    fc.constant(new OwnerRelease()),
-    fc.constant(new OwnerAcquire()),
-    ...readerCommands,
-  ];
+  // One arbitrary per kind; the mix decides which are listed and how often, among the kinds these
+  // options allow (faults, an intruder, readers; minus the dropped).
+  const byKind: Record<CommandKind, CommandArbitrary> = {
+    KillOwner: fc.constant(new KillOwner()),
+    KillDuringWrite: fc.tuple(files, fc.nat({ max: 30 })).map(([f, ms]) => new KillDuringWrite(f, ms)),
+    RestartOwner: fc.constant(new RestartOwner()),
+    KillReader: reader.map((r) => new KillReader(r)),
+    IntruderProbe: fc
+      .tuple(fc.nat({ max: 1 }), fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const))
+      .map(([t, a]) => new IntruderProbe(t, a)),
+    OwnerWrite: files.map((f) => new OwnerWrite(f)),
+    OwnerDelete: slot.map((s) => new OwnerDelete(s)),
+    OwnerCheckpoint: fc.constant(new OwnerCheckpoint()),
+    OwnerRelease: fc.constant(new OwnerRelease()),
+    OwnerAcquire: fc.constant(new OwnerAcquire()),
+    ReaderOpen: reader.map((r) => new ReaderOpen(r)),
+    ReaderClose: reader.map((r) => new ReaderClose(r)),
+    ReaderSearch: search,
+    RepeatSearch: repeat,
+    ParallelBatch: batch,
+  };
+  return weightedEntries(byKind, mix, availableKinds(options));
 }
