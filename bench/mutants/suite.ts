@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { MutantDoesNotApply } from './apply.js';
 import { runInGroup } from './group-process.js';
-import type { Mutant } from './mutant.js';
+import { type Mutant, targetArgs } from './mutant.js';
 import { classifyRun, type MutantResult, type SeedResult } from './outcome.js';
 import { buildTree, copyTree, mutateTree, stressCli, type TempTree, type TreeSource } from './tree.js';
 
@@ -29,7 +29,10 @@ export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
   return clean;
 }
 
-/** `embecode-stress run --strategy S --seed N --json`, nothing else, run inside the copy. */
+/**
+ * `embecode-stress run --strategy S --seed N --json` (`--target serve` for serve mutants), nothing
+ * else, run inside the copy.
+ */
 async function stressRun(
   tree: TempTree,
   strategy: string,
@@ -42,7 +45,7 @@ async function stressRun(
   mkdirSync(tmp, { recursive: true });
   const run = await runInGroup(
     process.execPath,
-    [stressCli(tree), 'run', '--strategy', strategy, '--seed', String(seed), '--json'],
+    [stressCli(tree), 'run', ...targetArgs(strategy), '--seed', String(seed), '--json'],
     { cwd: tree.dir, deadlineS, env: { ...childEnv(), TMPDIR: tmp } },
   );
   return classifyRun({ seed, ...run });

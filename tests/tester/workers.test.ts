@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
-import { NO_REACH, reachOf } from '../../src/tester/reach.js';
+import { NO_REACH, type Reach, reachOf } from '../../src/tester/reach.js';
 import type { StressSummary } from '../../src/tester/report.js';
 import {
   deriveSeed,
@@ -202,13 +202,13 @@ describe('mergeSummaries', () => {
 
 describe('mergeSummaries for the serve target', () => {
   const serveSettings = { ...settings, runs: 1000, target: 'serve' as const, faults: true };
-  const serveReach = {
+  const serveReach: Reach = {
     ...NO_REACH,
     searches: 4,
     intruderRefused: 1,
     steps: { 'serve-1.catch-up': 2, 'nemesis.sigterm': 1, 'nemesis.sigkill': 1, 'nemesis.takeover': 1 },
   };
-  const share = (reach: typeof serveReach): StressSummary => ({
+  const share = (reach: Reach): StressSummary => ({
     strategy: 'serve',
     status: 'passed',
     runs: 500,
