@@ -325,7 +325,13 @@ function readRules(
     } finally {
       closeSync(fd);
     }
-  } catch {
+  } catch (error) {
+    // No rules file is the usual case (and `.git` may be a file, in a worktree); any other failure
+    // means files meant to be left out may be indexed, which the user should hear of.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      warn(`cannot read ignore rules from ${rel}: ${errorText(error)}; walking without them`);
+    }
     return undefined;
   }
 }

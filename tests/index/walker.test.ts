@@ -176,22 +176,30 @@ describe('walkProject', () => {
       const { rmSync } = await import('node:fs');
       const { execFileSync } = await import('node:child_process');
       const [root] = process.argv.slice(1);
-      const paths = [], skipped = [];
-      for await (const f of walkProject(root, { onSkip: (path, reason, detail) => skipped.push({ path, reason, detail }) })) {
+      const paths = [], skipped = [], warnings = [];
+      const onSkip = (path, reason, detail) => skipped.push({ path, reason, detail });
+      for await (const f of walkProject(root, { onSkip, onWarning: (w) => warnings.push(w) })) {
         // The directory is listed and its files are read one by one: f39.ts is listed, not yet read.
         if (paths.length === 0) { rmSync(root + '/f39.ts'); execFileSync('mkfifo', [root + '/f39.ts']); }
         paths.push(f.path);
       }
-      console.log(JSON.stringify({ paths, skipped }));`;
+      console.log(JSON.stringify({ paths, skipped, warnings }));`;
     const result = await execa(process.execPath, ['--input-type=module', '-e', script, root], {
       timeout: 20_000,
       reject: false,
     });
     expect(result.timedOut, 'the walk did not finish within 20 s: it waits on a FIFO').toBe(false);
-    const { paths, skipped } = JSON.parse(result.stdout) as { paths: string[]; skipped: unknown[] };
+    const { paths, skipped, warnings } = JSON.parse(result.stdout) as {
+      paths: string[];
+      skipped: unknown[];
+      warnings: string[];
+    };
     expect(paths).toHaveLength(39);
     expect(skipped).toEqual([
       { path: 'f39.ts', reason: 'unreadable', detail: 'not a regular file (a FIFO)' },
+    ]);
+    expect(warnings).toEqual([
+      'cannot read ignore rules from .git/info/exclude: not a regular file (a FIFO); walking without them',
     ]);
   });
 
