@@ -31,6 +31,20 @@ describe('serve target: kept traces', () => {
     ]);
   });
 
+  // The seeded bug takeover-free-lock-read-as-held (bench/mutants/catalog.ts): a takeover watch that
+  // reads "nobody holds the lock" as held. Shrunk on seeds 1, 2 and 3 to this trace; on the mutant
+  // its takeover step fails (no new owner within the bound, the election lock held by nobody).
+  it('SIGTERM of the owner with a reader alive: the reader takes over within the bound', async () => {
+    const { steps, takeovers } = await runServeSequence([new StartServe(), new KillOwner('SIGTERM')]);
+    expect(steps.map((s) => `${s.actor}.${s.op} ${s.outcome}`)).toEqual([
+      'serve-1.start ok',
+      'serve-2.start ok',
+      'nemesis.sigterm ok',
+      'nemesis.takeover ok',
+    ]);
+    expect(takeovers).toHaveLength(1);
+  });
+
   it('an acknowledged change survives a SIGKILL of the owner, and the reader that takes over finds it', async () => {
     const write = { slot: 0, spec: spec(1), suffix: 'a' };
     const { steps, takeovers } = await runServeSequence([
