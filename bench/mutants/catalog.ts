@@ -223,4 +223,25 @@ export const CATALOG: readonly Mutant[] = [
     find: '} finally {\n        db.close();\n      }',
     replace: '} catch (error) {\n        db.close();\n        throw error;\n      }',
   },
+
+  // --- embecode serve: election and takeover (run with `embecode-stress run --target serve`)
+  {
+    id: 'serve-lease-before-index-close',
+    strategy: 'serve',
+    description:
+      'a stopping serve owner gives up the election lock before it has closed the index, so a successor is elected while the index is still held',
+    file: 'src/serve/serve.ts',
+    find: '    const db = this.db;\n    this.db = undefined;\n    if (db !== undefined) {',
+    replace:
+      '    await attempt(() => this.lease?.release());\n    const db = this.db;\n    this.db = undefined;\n    if (db !== undefined) {',
+  },
+  {
+    id: 'takeover-free-lock-read-as-held',
+    strategy: 'serve',
+    description:
+      'the takeover watch reads a lock table that names no holder as held (it only checks that the holder is not itself), so once the owner is gone no reader ever takes over',
+    file: 'src/election/election.ts',
+    find: 'const visiblyHeld = hint.known && hint.pid !== undefined && hint.pid !== process.pid;',
+    replace: 'const visiblyHeld = hint.known && hint.pid !== process.pid;',
+  },
 ];

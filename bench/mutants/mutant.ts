@@ -6,7 +6,10 @@
 export interface Mutant {
   /** Short, stable, kebab-case: what the table and `--only` call it. */
   readonly id: string;
-  /** The strategy whose stress run should catch it. */
+  /**
+   * The strategy whose stress run should catch it (`--strategy S`), or `serve`: the serve target
+   * (`--target serve`), which drives real `embecode serve` processes.
+   */
   readonly strategy: string;
   /** The bug, as a reviewer would describe it in a bug report. */
   readonly description: string;
@@ -14,4 +17,12 @@ export interface Mutant {
   readonly file: string;
   readonly find: string;
   readonly replace: string;
+}
+
+/** The `strategy` of mutants that the serve target must catch. */
+export const SERVE_TARGET = 'serve';
+
+/** The `embecode-stress run` flags that choose what a mutant's runs drive. */
+export function targetArgs(strategy: string): string[] {
+  return strategy === SERVE_TARGET ? ['--target', 'serve'] : ['--strategy', strategy];
 }

@@ -24,6 +24,8 @@ export interface SeedResult {
   readonly seconds: number;
   /** Why it is an error or a hang, on one line. */
   readonly detail?: string;
+  /** When caught: the counterexample's error, on one line (what a failing baseline reports). */
+  readonly error?: string;
 }
 
 export interface MutantResult {
@@ -49,6 +51,7 @@ interface Report {
   readonly runs?: unknown;
   readonly counterexample?: {
     readonly steps?: unknown;
+    readonly error?: unknown;
     readonly minimality?: unknown;
     readonly failureClass?: { readonly class?: unknown; readonly failed?: unknown; readonly of?: unknown };
     readonly judgedMs?: { readonly minimize?: unknown; readonly classify?: unknown };
@@ -109,6 +112,7 @@ export function classifyRun(run: FinishedRun): SeedResult {
       ...(klass === undefined ? {} : { failureClass: klass }),
       ...judgedSeconds(cx?.judgedMs),
       ...(typeof report.runs === 'number' ? { runs: report.runs } : {}),
+      ...(typeof cx?.error === 'string' ? { error: oneLine(cx.error) } : {}),
     };
   }
   if (run.exitCode === 0 && report?.status === 'passed') return { ...base, verdict: 'survived' };

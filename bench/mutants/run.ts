@@ -73,7 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (broken.length > 0) {
     const reasons = broken.map(
       (b) =>
-        `${b.strategy} seed ${b.result.seed} ${b.result.verdict}${b.result.detail === undefined ? '' : ` (${b.result.detail})`}`,
+        `${b.strategy} seed ${b.result.seed} ${b.result.verdict}${b.result.detail === undefined ? '' : ` (${b.result.detail})`}${b.result.error === undefined ? '' : ` (${b.result.error})`}`,
     );
     if (options.json) process.stdout.write(`${JSON.stringify({ status: 'error', baseline })}\n`);
     return setupError(

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { MutantDoesNotApply } from './apply.js';
 import { runInGroup } from './group-process.js';
-import type { Mutant } from './mutant.js';
+import { type Mutant, targetArgs } from './mutant.js';
 import { classifyRun, type MutantResult, type SeedResult } from './outcome.js';
 import { buildTree, copyTree, mutateTree, stressCli, type TempTree, type TreeSource } from './tree.js';
 
@@ -39,7 +39,10 @@ export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
   return clean;
 }
 
-/** `embecode-stress run --strategy S --seed N --json` and the pass-through flags, run inside the copy. */
+/**
+ * `embecode-stress run --strategy S --seed N --json` (`--target serve` for serve mutants) and the
+ * pass-through flags, run inside the copy.
+ */
 export async function stressRun(
   tree: TempTree,
   strategy: string,
@@ -56,8 +59,7 @@ export async function stressRun(
     [
       stressCli(tree),
       'run',
-      '--strategy',
-      strategy,
+      ...targetArgs(strategy),
       '--seed',
       String(seed),
       ...(pass.swarm === false ? ['--no-swarm'] : []),

@@ -13,6 +13,7 @@ import { decodeReplayToken } from '../tester/replay-token.js';
 import { formatSummary, type StressSummary } from '../tester/report.js';
 import { checkHistoryDir, RunHistory, readRunLine, replaySettingsOf } from '../tester/run-history.js';
 import {
+  checkName,
   DEFAULTS,
   MAX_READERS,
   parseCount,
@@ -149,7 +150,7 @@ async function run(flags: RunFlags): Promise<StressSummary> {
       stoppedBy = signal;
       setTimeout(() => {
         process.stderr.write(
-          `embecode-stress: ${settings.strategy}: interrupted by ${signal}; the workers did not report within ${WORKER_REPORT_MS / 1000} s (seed ${settings.seed})\nrepeat with: ${repeatCommandFor(settings, workers)}\n`,
+          `embecode-stress: ${checkName(settings)}: interrupted by ${signal}; the workers did not report within ${WORKER_REPORT_MS / 1000} s (seed ${settings.seed})\nrepeat with: ${repeatCommandFor(settings, workers)}\n`,
         );
         endBy(signal, onStop);
       }, WORKER_REPORT_MS).unref();

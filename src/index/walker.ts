@@ -226,7 +226,7 @@ function loadFile(
     const why = protect === undefined ? undefined : protectedBecause(abs, protect, false);
     if (why !== undefined) return { path, reason: 'protected', detail: why };
     // No following a symlink swapped in since the listing: its target is what `protect` did not see.
-    fd = openSync(abs, constants.O_RDONLY | NO_FOLLOW);
+    fd = openRegularFile(abs, false);
     const size = fstatSync(fd).size;
     if (size > maxBytes) return { path, reason: 'too-large', detail: `${size} bytes, limit ${maxBytes}` };
     // One byte more than the size seen, to notice a file that grew since (it may be growing now).
@@ -253,6 +253,38 @@ function loadFile(
 }
 
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+const NON_BLOCKING = constants.O_NONBLOCK ?? 0;
+
+/** A path that names something other than a regular file by the time it is opened. */
+class NotRegularFile extends Error {}
+
+/**
+ * Opens a file to read, or throws. The listing only says what a path WAS: a file replaced by a FIFO
+ * since then would make a plain open wait for a writer, and this walk's synchronous open would
+ * freeze the whole process (an `embecode serve` owner stopped answering anyone). O_NONBLOCK makes
+ * that open return at once (it changes nothing for a regular file), and anything that is not a
+ * regular file is refused before a byte is read.
+ */
+function openRegularFile(abs: string, follow: boolean): number {
+  const fd = openSync(abs, constants.O_RDONLY | NON_BLOCKING | (follow ? 0 : NO_FOLLOW));
+  let st: ReturnType<typeof fstatSync>;
+  try {
+    st = fstatSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  if (st.isFile()) return fd;
+  closeSync(fd);
+  const what = st.isFIFO()
+    ? 'a FIFO'
+    : st.isDirectory()
+      ? 'a directory'
+      : st.isSocket()
+        ? 'a socket'
+        : 'a device';
+  throw new NotRegularFile(`not a regular file (${what})`);
+}
 
 function toCheck(protect: Iterable<ProtectedFile> | ProtectCheck): ProtectCheck {
   return typeof protect === 'function' ? protect : protectFiles(protect);
@@ -287,13 +319,25 @@ function readRules(
         return undefined;
       }
     }
-    return readFileSync(abs, 'utf8');
-  } catch {
+    const fd = openRegularFile(abs, true);
+    try {
+      return readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    // No rules file is the usual case (and `.git` may be a file, in a worktree); any other failure
+    // means files meant to be left out may be indexed, which the user should hear of.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      warn(`cannot read ignore rules from ${rel}: ${errorText(error)}; walking without them`);
+    }
     return undefined;
   }
 }
 
 function errorText(error: unknown): string {
+  if (error instanceof NotRegularFile) return error.message;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code !== undefined) return code;

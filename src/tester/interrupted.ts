@@ -4,7 +4,8 @@ import { replayCommandFor } from './harness.js';
 import { NO_REACH } from './reach.js';
 import { encodeReplayToken } from './replay-token.js';
 import { type StressSummary, toReportStep } from './report.js';
-import type { StressSettings } from './settings.js';
+import { SERVE_COMMAND_CODEC, type ServeCommand } from './serve/commands.js';
+import { checkName, type StressSettings, targetFlag } from './settings.js';
 
 /**
  * What a check stopped by Ctrl-C (SIGINT) or SIGTERM reports: the runs done, the seed, what they
@@ -15,7 +16,7 @@ import type { StressSettings } from './settings.js';
 export function repeatCommandFor(settings: StressSettings, workers = 1): string {
   return [
     'npx embecode-stress run',
-    `--strategy ${settings.strategy}`,
+    targetFlag(settings),
     `--seed ${settings.seed}`,
     `--runs ${settings.runs}`,
     `--max-commands ${settings.maxCommands}`,
@@ -46,7 +47,7 @@ export function interruptedSummary(
   const generated = last?.generated ?? 0;
   const repeatCommand = repeatCommandFor(settings);
   const base = {
-    strategy: settings.strategy,
+    strategy: checkName(settings),
     seed: settings.seed,
     runs: generated,
     elapsedMs,
@@ -70,7 +71,7 @@ export function interruptedSummary(
     ...settings,
     path: '',
     replayPath: '',
-    ...(failure.commands === undefined ? {} : serialized(failure.commands)),
+    ...(failure.commands === undefined ? {} : serialized(settings, failure.commands)),
   });
   return {
     ...base,
@@ -89,10 +90,18 @@ export function interruptedSummary(
   };
 }
 
-/** The commands of a strategy run as a token carries them; none for a target with other commands. */
-function serialized(commands: readonly unknown[]): { commands?: readonly unknown[] } {
+/** The commands of a run as a token carries them, in its target's codec; none if they do not encode. */
+function serialized(
+  settings: StressSettings,
+  commands: readonly unknown[],
+): { commands?: readonly unknown[] } {
   try {
-    return { commands: serializeCommands(commands as readonly StressCommand[]) };
+    return {
+      commands:
+        settings.target === 'serve'
+          ? SERVE_COMMAND_CODEC.serialize(commands as readonly ServeCommand[])
+          : serializeCommands(commands as readonly StressCommand[]),
+    };
   } catch {
     return {};
   }

@@ -41,6 +41,16 @@ export interface StressSettings {
   readonly replayPath?: string;
 }
 
+/** What summaries and progress call a check: its strategy, or `serve` for the serve target. */
+export function checkName(settings: Pick<StressSettings, 'strategy' | 'target'>): string {
+  return settings.target === 'serve' ? 'serve' : settings.strategy;
+}
+
+/** The `embecode-stress run` flag that picks what a check drives: `--target serve` or `--strategy S`. */
+export function targetFlag(settings: Pick<StressSettings, 'strategy' | 'target'>): string {
+  return settings.target === 'serve' ? '--target serve' : `--strategy ${settings.strategy}`;
+}
+
 /** Suits a developer machine: all strategies together stay well under two minutes. */
 export const DEFAULTS = { runs: 200, maxCommands: 12, readers: 2, stepDeadlineS: 20 } as const;
 

@@ -4,10 +4,10 @@ import pLimit from 'p-limit';
 import { usageError } from '../errors.js';
 import { packageRoot } from '../process/children.js';
 import { onTerminate } from '../process/cleanup.js';
-import { addReach, goalsFor, NO_REACH, reachJudged, unreached, watchedFor } from './reach.js';
+import { addReach, goalsFor, NO_REACH, type ReachGoal, reachJudged, unreached, watchedFor } from './reach.js';
 import { NO_FAULTS, type StressSummary } from './report.js';
-import type { StressSettings } from './settings.js';
-import { DEFAULTS } from './settings.js';
+import { serveGoals } from './serve/target.js';
+import { checkName, DEFAULTS, type StressSettings } from './settings.js';
 
 /** One shard of a CI matrix: `index` counts from 1, as people write `--shard 2/4`. */
 export interface Shard {
@@ -132,7 +132,7 @@ function parseSummary(stdout: string, stderr: string, settings: StressSettings):
     return JSON.parse(stdout) as StressSummary;
   } catch {
     return {
-      strategy: settings.strategy,
+      strategy: checkName(settings),
       status: 'error',
       runs: 0,
       seed: settings.seed,
@@ -140,6 +140,14 @@ function parseSummary(stdout: string, stderr: string, settings: StressSettings):
       reason: `a worker printed no summary: ${stderr.trim().split('\n').at(-1) ?? 'no stderr'}`,
     };
   }
+}
+
+/** The goals the merged run is judged by: the serve target's, or the strategy's. */
+function goalsOf(settings: StressSettings): readonly ReachGoal[] {
+  const faults = settings.faults === true;
+  return settings.target === 'serve'
+    ? serveGoals({ faults })
+    : goalsFor(settings.strategy, { faults, readers: settings.readers ?? DEFAULTS.readers, intruder: true });
 }
 
 /** One summary for the whole run: failed if any worker failed (its counterexample), else passed. */
@@ -156,7 +164,7 @@ export function mergeSummaries(
     done.find((s) => s.status === 'failed' && s.signal === undefined) ??
     done.find((s) => s.status === 'failed');
   const errored = done.find((s) => s.status === 'error');
-  const base = { strategy: settings.strategy, runs, seed: settings.seed, elapsedMs };
+  const base = { strategy: checkName(settings), runs, seed: settings.seed, elapsedMs };
   if (failed?.counterexample !== undefined) {
     return { ...base, status: 'failed', counterexample: failed.counterexample };
   }
@@ -165,12 +173,7 @@ export function mergeSummaries(
   // Reach is judged on the whole run: a worker whose share missed a goal another worker reached is fine.
   const reach = done.reduce((sum, s) => (s.reach === undefined ? sum : addReach(sum, s.reach)), NO_REACH);
   const judged = reachJudged(settings, runs);
-  const goals = goalsFor(settings.strategy, {
-    faults: settings.faults === true,
-    readers: settings.readers ?? DEFAULTS.readers,
-    intruder: true,
-  });
-  const missed = judged ? unreached(reach, goals) : [];
+  const missed = judged ? unreached(reach, goalsOf(settings)) : [];
   if (missed.length > 0) {
     return {
       ...base,
@@ -191,7 +194,9 @@ export function mergeSummaries(
     }),
     NO_FAULTS,
   );
-  const missedWatched = judged ? unreached(reach, watchedFor(settings.strategy)) : [];
+  // The serve target watches no goals; a strategy's would all read as missed.
+  const watched = settings.target === 'serve' ? [] : watchedFor(settings.strategy);
+  const missedWatched = judged ? unreached(reach, watched) : [];
   return {
     ...base,
     status: 'passed',

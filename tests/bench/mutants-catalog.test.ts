@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyMutant } from '../../bench/mutants/apply.js';
 import { CATALOG } from '../../bench/mutants/catalog.js';
+import { SERVE_TARGET, targetArgs } from '../../bench/mutants/mutant.js';
 import { packageRoot } from '../../bench/mutants/tree.js';
 import { strategyNames } from '../../src/strategies/registry.js';
 
@@ -21,11 +22,16 @@ describe('the mutant catalog', () => {
     for (const id of ids) expect(id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 
-  it('targets real strategies, and each strategy the brief names', () => {
-    const known = new Set(strategyNames());
+  it('targets real strategies or the serve target, and each strategy the brief names', () => {
+    const known = new Set([...strategyNames(), SERVE_TARGET]);
     for (const m of CATALOG) expect(known, m.id).toContain(m.strategy);
     const targeted = new Set(CATALOG.map((m) => m.strategy));
-    for (const s of ['ipc', 'handoff', 'snapshot']) expect(targeted).toContain(s);
+    for (const s of ['ipc', 'handoff', 'snapshot', SERVE_TARGET]) expect(targeted).toContain(s);
+  });
+
+  it('runs serve mutants with --target serve and the others with their strategy', () => {
+    expect(targetArgs(SERVE_TARGET)).toEqual(['--target', 'serve']);
+    expect(targetArgs('handoff')).toEqual(['--strategy', 'handoff']);
   });
 
   it.each(CATALOG.map((m) => [m.id, m] as const))('%s applies to the current tree', (_id, m) => {

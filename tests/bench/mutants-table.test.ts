@@ -146,6 +146,17 @@ describe('classifyRun', () => {
     });
   });
 
+  it("keeps a caught run's error on one line, for a baseline that fails to say why", () => {
+    const stdout = JSON.stringify({
+      status: 'failed',
+      counterexample: { steps: [{}], error: 'locks: serve 7 holds\nthe index' },
+    });
+    expect(classifyRun({ ...run, exitCode: 1, stdout })).toMatchObject({
+      verdict: 'caught',
+      error: 'locks: serve 7 holds the index',
+    });
+  });
+
   it('survives on exit 0 with status passed', () => {
     expect(classifyRun({ ...run, exitCode: 0, stdout: '{"status":"passed"}' }).verdict).toBe('survived');
   });

@@ -160,6 +160,49 @@ describe('walkProject', () => {
     ]);
   });
 
+  // A FIFO open waits for a writer, and the walk's open is synchronous: before the fix it froze the
+  // whole process (both cases below never returned). The walk runs in a child with a deadline, so
+  // that a freeze fails this test instead of freezing the test runner with it.
+  it('never waits on a FIFO: one swapped in for a file after the listing, or at .git/info/exclude', async () => {
+    const root = await makeTempDir();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`f${String(i).padStart(2, '0')}.ts`] = `export const f${i} = ${i};`;
+    await write(root, files);
+    await mkdir(join(root, '.git', 'info'), { recursive: true });
+    await execa('mkfifo', [join(root, '.git', 'info', 'exclude')]);
+    const walker = pathToFileURL(join(packageRoot(), 'dist', 'src', 'index', 'walker.js')).href;
+    const script = `
+      const { walkProject } = await import(${JSON.stringify(walker)});
+      const { rmSync } = await import('node:fs');
+      const { execFileSync } = await import('node:child_process');
+      const [root] = process.argv.slice(1);
+      const paths = [], skipped = [], warnings = [];
+      const onSkip = (path, reason, detail) => skipped.push({ path, reason, detail });
+      for await (const f of walkProject(root, { onSkip, onWarning: (w) => warnings.push(w) })) {
+        // The directory is listed and its files are read one by one: f39.ts is listed, not yet read.
+        if (paths.length === 0) { rmSync(root + '/f39.ts'); execFileSync('mkfifo', [root + '/f39.ts']); }
+        paths.push(f.path);
+      }
+      console.log(JSON.stringify({ paths, skipped, warnings }));`;
+    const result = await execa(process.execPath, ['--input-type=module', '-e', script, root], {
+      timeout: 20_000,
+      reject: false,
+    });
+    expect(result.timedOut, 'the walk did not finish within 20 s: it waits on a FIFO').toBe(false);
+    const { paths, skipped, warnings } = JSON.parse(result.stdout) as {
+      paths: string[];
+      skipped: unknown[];
+      warnings: string[];
+    };
+    expect(paths).toHaveLength(39);
+    expect(skipped).toEqual([
+      { path: 'f39.ts', reason: 'unreadable', detail: 'not a regular file (a FIFO)' },
+    ]);
+    expect(warnings).toEqual([
+      'cannot read ignore rules from .git/info/exclude: not a regular file (a FIFO); walking without them',
+    ]);
+  });
+
   it('reports files and directories that vanish or cannot be read, and keeps going', async () => {
     const root = await makeTempDir();
     const files: Record<string, string> = { 'zdir/inner.ts': 'x' };

@@ -1,4 +1,5 @@
-import { chown, rename, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,8 +10,9 @@ import { makeDemoProject } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
- * Bad input while `embecode serve` runs (issue 12): a project tree that goes away, a state directory
- * someone else owns, a catch-up asked of an owner that is stopping. Each is said in one line with
+ * Bad input while `embecode serve` runs (issue 12): a project tree that goes away, a file that cannot
+ * be read, a FIFO where a file is read, a state directory someone else owns, a catch-up asked of an
+ * owner that is stopping. Each is said in one line with
  * the right exit code, and the serve processes already running go on answering. Real serve
  * processes on a real project and index; every one is gone when a test ends.
  */
@@ -31,8 +33,13 @@ async function setUp(): Promise<{ dir: string; db: string }> {
   return { dir, db };
 }
 
-function serve(dir: string, db: string, extraArgs: readonly string[] = []): ServeChild {
-  const child = new ServeChild({ dir, db, extraArgs });
+function serve(
+  dir: string,
+  db: string,
+  extraArgs: readonly string[] = [],
+  launcher?: readonly string[],
+): ServeChild {
+  const child = new ServeChild({ dir, db, extraArgs, ...(launcher === undefined ? {} : { launcher }) });
   started.push(child);
   return child;
 }
@@ -49,6 +56,17 @@ async function searchVia(socket: string, query: string): Promise<string[]> {
   } finally {
     await client.close();
   }
+}
+
+/**
+ * How to start a serve that a mode-000 file really denies. Root reads any file (CAP_DAC_OVERRIDE,
+ * CAP_DAC_READ_SEARCH), and CI runs tests as root; `setpriv` drops those two capabilities from the
+ * bounding set and execs node, so the serve stays root (it owns the checkout, the temp dirs and
+ * the state directory as before) but the kernel denies it the file as it would any user.
+ */
+function unprivilegedLauncher(): readonly string[] | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return ['setpriv', '--bounding-set=-dac_override,-dac_read_search'];
 }
 
 const linesMatching = (text: string, pattern: RegExp) => text.split('\n').filter((l) => pattern.test(l));
@@ -105,6 +123,60 @@ describe('embecode serve on bad input', () => {
     expect(linesMatching(owner.stderr, /indexing \(request\) failed/)).toHaveLength(1);
     expect((await owner.stop()).code).toBe(0);
     expect((await reader.stop()).code).toBe(0);
+  });
+
+  it('a file that becomes unreadable: one line naming it, the rest indexed and served, indexed again once readable', async () => {
+    const { dir, db } = await setUp();
+    const secret = join(dir, 'src/secret.ts');
+    await writeFile(secret, 'export const zorblatSecret = 1;\n');
+    const owner = serve(dir, db, [], unprivilegedLauncher());
+    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 30_000);
+    const reader = serve(dir, db);
+    const readerRole = await reader.waitEvent('reader role', isRoleEvent('reader'), 0, 30_000);
+    const socket = readerRole.socket as string;
+    expect(await searchVia(socket, 'zorblatSecret')).toEqual(['src/secret.ts']);
+
+    await chmod(secret, 0o000);
+    restore.push(() => chmod(secret, 0o644).catch(() => undefined));
+    // `embecode index` asks the owner: the catch-up is done (exit 0) and counts the file as skipped.
+    const index = await cli(['index', dir, '--db', db, '--json']);
+    expect(index.code, index.stderr).toBe(0);
+    expect(JSON.parse(index.stdout)).toMatchObject({ via: 'owner', ownerPid: owner.pid, skipped: 1 });
+    expect(linesMatching(owner.stderr, /secret/)).toEqual([
+      `embecode serve: pid ${owner.pid}: warning: skipped src/secret.ts: permission denied`,
+    ]);
+    // The index holds what can be read: the file's old text is not served as if it were current,
+    // the other files are, through both serves.
+    expect(await searchVia(socket, 'zorblatSecret')).toEqual([]);
+    expect(await searchVia(socket, 'handleRequest')).toContain('src/server/handler.ts');
+    expect(await searchVia(owner.socket as string, 'handleRequest')).toContain('src/server/handler.ts');
+
+    await chmod(secret, 0o644);
+    const client = new IpcClient(socket);
+    try {
+      expect(await client.catchUp(30_000)).toMatchObject({ pid: owner.pid, added: 1, skipped: 0 });
+    } finally {
+      await client.close();
+    }
+    expect(await searchVia(socket, 'zorblatSecret')).toEqual(['src/secret.ts']);
+    expect(owner.alive && reader.alive).toBe(true);
+    expect((await owner.stop()).code).toBe(0);
+    expect((await reader.stop()).code).toBe(0);
+  });
+
+  // Before the walker opened files non-blocking, this owner never finished its first catch-up: the
+  // open of the FIFO waited for a writer and froze the process, sockets and all.
+  it('a FIFO where the walk reads ignore rules: one warning line, and the owner indexes and answers', async () => {
+    const { dir, db } = await setUp();
+    await mkdir(join(dir, '.git', 'info'), { recursive: true });
+    execFileSync('mkfifo', [join(dir, '.git', 'info', 'exclude')]);
+    const owner = serve(dir, db);
+    await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 30_000);
+    expect(linesMatching(owner.stderr, /ignore rules/)).toEqual([
+      `embecode serve: pid ${owner.pid}: warning: cannot read ignore rules from .git/info/exclude: not a regular file (a FIFO); walking without them`,
+    ]);
+    expect(await searchVia(owner.socket as string, 'handleRequest')).toContain('src/server/handler.ts');
+    expect((await owner.stop()).code).toBe(0);
   });
 
   // Tests run as root here; the ownership check compares the directory's uid with this process's,

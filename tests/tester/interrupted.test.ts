@@ -129,3 +129,16 @@ describe('an interrupted check', () => {
     );
   });
 });
+
+describe('an interrupted serve check', () => {
+  const serve = { ...SETTINGS, target: 'serve' as const, faults: true };
+
+  it('is named serve and repeats with --target serve, not with the strategy it never drove', () => {
+    const summary = interruptedSummary(serve, { ...EVENT, strategy: 'serve' }, 12_300, 'SIGTERM');
+    expect(summary.strategy).toBe('serve');
+    expect(summary.repeatCommand).toBe(
+      'npx embecode-stress run --target serve --seed 42 --runs 500 --max-commands 12 --faults',
+    );
+    expect(formatSummary(summary).split('\n')[0]).toMatch(/^embecode-stress: serve: interrupted by SIGTERM/);
+  });
+});

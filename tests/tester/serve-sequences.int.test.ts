@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveChildCount } from '../../src/process/children.js';
 import { spec } from '../../src/tester/content.js';
-import { CatchUp, ChangeFiles, KillOwner, Search, StartServe } from '../../src/tester/serve/commands.js';
+import {
+  CatchUp,
+  ChangeFiles,
+  KillOwner,
+  KillOwnerDuring,
+  Search,
+  StartServe,
+} from '../../src/tester/serve/commands.js';
 import { runServeSequence } from '../../src/tester/serve/driver.js';
 import { liveServeChildren } from '../../src/tester/serve/serve-child.js';
 
@@ -29,6 +36,36 @@ describe('serve target: kept traces', () => {
       'serve-1.start ok',
       'nemesis.sigterm ok',
     ]);
+  });
+
+  // The seeded bug takeover-free-lock-read-as-held (bench/mutants/catalog.ts): a takeover watch that
+  // reads "nobody holds the lock" as held. Shrunk on seeds 1, 2 and 3 to this trace; on the mutant
+  // its takeover step fails (no new owner within the bound, the election lock held by nobody).
+  it('SIGTERM of the owner with a reader alive: the reader takes over within the bound', async () => {
+    const { steps, takeovers } = await runServeSequence([new StartServe(), new KillOwner('SIGTERM')]);
+    expect(steps.map((s) => `${s.actor}.${s.op} ${s.outcome}`)).toEqual([
+      'serve-1.start ok',
+      'serve-2.start ok',
+      'nemesis.sigterm ok',
+      'nemesis.takeover ok',
+    ]);
+    expect(takeovers).toHaveLength(1);
+  });
+
+  // The 1,000-run serve check (seed 121000, run 319) shrunk to this one step: the tester closed its
+  // client of the killed owner as soon as it saw the exit, so the catch-up in flight through it
+  // failed with the client's own "closed before it was answered" (a race: 0 of 5 replays). The
+  // order is pinned in tests/tester/serve-client.test.ts; this keeps the trace itself.
+  it('SIGKILL of the owner 15 ms into a catch-up through it: the catch-up answers or is told to retry', async () => {
+    const spec = { mode: 'bm25' as const, query: { kind: 'token' as const, pick: 0 }, topK: 13, prefix: 3 };
+    const { steps } = await runServeSequence([new KillOwnerDuring('SIGKILL', 'catch-up', 0, spec, 15)]);
+    expect(steps.map((s) => `${s.actor}.${s.op}`)).toEqual([
+      'serve-1.start',
+      'serve-1.catch-up',
+      'nemesis.sigkill',
+    ]);
+    const catchUp = steps.find((s) => s.op === 'catch-up');
+    expect(catchUp?.ok === true || catchUp?.errorKind === 'unavailable', catchUp?.error).toBe(true);
   });
 
   it('an acknowledged change survives a SIGKILL of the owner, and the reader that takes over finds it', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbecodeError } from '../../src/errors.js';
 import { usableKinds } from '../../src/tester/commands/swarm.js';
-import { NO_REACH, reachOf } from '../../src/tester/reach.js';
+import { NO_REACH, type Reach, reachOf } from '../../src/tester/reach.js';
 import type { StressSummary } from '../../src/tester/report.js';
 import {
   deriveSeed,
@@ -201,5 +201,36 @@ describe('mergeSummaries', () => {
       status: 'error',
       reason: 'no owner',
     });
+  });
+});
+
+describe('mergeSummaries for the serve target', () => {
+  const serveSettings = { ...settings, runs: 1000, target: 'serve' as const, faults: true };
+  const serveReach: Reach = {
+    ...NO_REACH,
+    searches: 4,
+    intruderRefused: 1,
+    steps: { 'serve-1.catch-up': 2, 'nemesis.sigterm': 1, 'nemesis.sigkill': 1, 'nemesis.takeover': 1 },
+  };
+  const share = (reach: Reach): StressSummary => ({
+    strategy: 'serve',
+    status: 'passed',
+    runs: 500,
+    seed: 1,
+    elapsedMs: 5,
+    reach,
+  });
+
+  it("judges the serve goals, not a strategy's: serve runs never truncate a top-k the strategy way", () => {
+    const merged = mergeSummaries(serveSettings, [share(serveReach), share(NO_REACH)], 9);
+    expect(merged).toMatchObject({ strategy: 'serve', status: 'passed', runs: 1000 });
+    expect(merged.missedWatched).toBeUndefined();
+  });
+
+  it('still fails a serve run that never reached a serve goal', () => {
+    const { 'nemesis.sigkill': _gone, ...noKill } = serveReach.steps;
+    const merged = mergeSummaries(serveSettings, [share({ ...serveReach, steps: noKill })], 9);
+    expect(merged.status).toBe('failed');
+    expect(merged.reason).toBe('never reached: a serve killed by SIGKILL (seed 42)');
   });
 });

@@ -2,8 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { usageError } from '../../errors.js';
 import { createDefaultEmbedder } from '../../index/embedder.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../ipc/socket-dir.js';
 import { onTerminate } from '../../process/cleanup.js';
+import { projectStateDir, serveSocketPath } from '../../serve/paths.js';
 import { commandsThatRan } from '../commands/serialize.js';
 import { FailureLog } from '../failure-record.js';
 import type { StepEvent } from '../history.js';
@@ -27,6 +30,9 @@ export interface ServeDriverOptions {
   readonly serveArgs?: readonly string[];
   readonly onRun?: (runs: number, failures: FailureLog<ServeCommand>) => void;
 }
+
+/** The largest PID Linux hands out (PID_MAX_LIMIT, 2^22): 7 digits. */
+const LONGEST_PID = 4_194_304;
 
 /** A run that failed; carries its world for the report. */
 export class ServeRunFailure extends Error {
@@ -59,6 +65,17 @@ export class ServeDriver {
   constructor(private readonly options: ServeDriverOptions) {
     this.base = mkdtempSync(join(tmpdir(), 'embecode-stress-serve-'));
     const base = this.base;
+    // Every serve binds a socket under its run's index, and a Unix socket path has 107 bytes at
+    // most: under a deep TMPDIR the serves of later runs could not start, which would read as a
+    // counterexample. Refuse up front instead, for the longest run number and PID there can be.
+    const longest = serveSocketPath(projectStateDir(join(base, 'run-999999', 'index.db')), LONGEST_PID);
+    const bytes = Buffer.byteLength(longest);
+    if (bytes > MAX_SOCKET_PATH_BYTES) {
+      rmSync(base, { recursive: true, force: true });
+      throw usageError(
+        `the serve target's sockets would be up to ${bytes} bytes long under ${tmpdir()}, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of Unix sockets; set TMPDIR to a shorter directory`,
+      );
+    }
     this.forgetBase = onTerminate(() => rmSync(base, { recursive: true, force: true }));
   }
 

@@ -46,6 +46,11 @@ export interface ServeChildOptions {
   readonly extraArgs?: readonly string[];
   /** Extra environment (XDG_CACHE_HOME for the default index location, say). */
   readonly env?: Record<string, string>;
+  /**
+   * A program (and its arguments) that execs node with the serve arguments, e.g. `setpriv` to run
+   * serve with fewer privileges. It must exec, not fork: the child's PID is the serve's.
+   */
+  readonly launcher?: readonly string[];
 }
 
 const live = new Set<ResultPromise>();
@@ -84,16 +89,21 @@ export class ServeChild {
     if (options.db !== undefined) args.push('--db', options.db);
     if (options.strategy !== undefined) args.push('--strategy', options.strategy);
     args.push(...(options.extraArgs ?? []));
-    const child = execa(process.execPath, args, {
-      env: options.env ?? {},
-      extendEnv: true,
-      reject: false,
-      buffer: false,
-      cleanup: true,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
+    const [launcher, ...launcherArgs] = options.launcher ?? [];
+    const child = execa(
+      launcher ?? process.execPath,
+      launcher === undefined ? args : [...launcherArgs, process.execPath, ...args],
+      {
+        env: options.env ?? {},
+        extendEnv: true,
+        reject: false,
+        buffer: false,
+        cleanup: true,
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'pipe',
+      },
+    );
     if (child.pid === undefined || child.stdout === null || child.stderr === null) {
       child.kill('SIGKILL');
       throw new Error(`embecode serve ${options.dir} did not start`);

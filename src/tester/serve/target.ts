@@ -27,6 +27,11 @@ export const SERVE_FAULT_GOALS: readonly ReachGoal[] = [
   { name: 'a serve killed by SIGKILL', reached: (r) => (r.steps['nemesis.sigkill'] ?? 0) > 0 },
 ];
 
+/** What a passing serve suite must have reached, with `--faults` or without. */
+export function serveGoals(options: { readonly faults?: boolean }): ReachGoal[] {
+  return [...SERVE_GOALS, ...(options.faults === true ? SERVE_FAULT_GOALS : [])];
+}
+
 /** Extra `embecode serve` arguments for every serve a run starts (env STRESS_SERVE_ARGS, space-separated). */
 function serveArgsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   const raw = env.STRESS_SERVE_ARGS?.trim();
@@ -50,7 +55,7 @@ export function serveTarget(
     driver,
     commands: serveCommands({ faults }),
     codec: SERVE_COMMAND_CODEC,
-    goals: [...SERVE_GOALS, ...(faults ? SERVE_FAULT_GOALS : [])],
+    goals: serveGoals({ faults }),
     failureCause: (error) => (error instanceof ServeRunFailure ? { cause: error.cause } : undefined),
   };
 }
