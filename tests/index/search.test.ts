@@ -672,6 +672,21 @@ it('kills the subprocess when the parent exits', async () => {
     expect(test?.path).toBe('tests/process/children.test.ts');
   });
 
+  it('puts the implementation above a test or doc as relevant as it, unless the query asks for them', async () => {
+    // The same text in three files ties in BM25 and vector search; without the preference the tie
+    // goes to path order, which puts drain.spec.ts and the docs before drain.ts.
+    const text = '// drain the queue: take items until it is empty\nexport const drainQueueOnce = 1;\n';
+    const { searcher } = await indexCorpus({
+      'src/queue/drain.spec.ts': text,
+      'src/queue/drain.ts': text,
+      'docs/drain.md': text,
+    });
+    const [implementation] = await searcher.search('drain queue items', { mode: 'hybrid' });
+    expect(implementation?.path).toBe('src/queue/drain.ts');
+    const [spec] = await searcher.search('drain queue spec', { mode: 'hybrid' });
+    expect(spec?.path).toBe('src/queue/drain.spec.ts');
+  });
+
   it("ranks the file whose path names the query's words above the same code elsewhere", async () => {
     // Identical chunks tie in BM25 and in vector search; only the path can tell them apart, and
     // without it the tie goes to path order (src/aa first).
