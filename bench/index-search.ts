@@ -135,7 +135,7 @@ async function measure(
 }
 
 /** Half identifier queries (exact names from the repository), half short phrases of its vocabulary. */
-function makeQueries(repo: SyntheticRepo, count: number): string[] {
+export function makeQueries(repo: SyntheticRepo, count: number): string[] {
   const random = rng(7);
   const words = [
     'parse config',

@@ -1,5 +1,6 @@
 import { electionRace } from './election.js';
 import { indexSearch } from './index-search.js';
+import { indexSearchBaseline } from './index-search-baseline.js';
 import { ipcLoad } from './ipc-load.js';
 import { searchQuality } from './search-quality.js';
 import { serveStress, serveTakeover } from './serve.js';
@@ -26,6 +27,12 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'index-search',
     description: 'indexing chunks/s and vector/bm25/hybrid search p50/p95 at ~10k and ~100k chunks',
     run: indexSearch,
+  },
+  {
+    name: 'index-search-vs-baseline',
+    description:
+      'indexing chunks/s and search p50 per mode at 100k chunks, this checkout next to the commit before issue 13, side by side',
+    run: indexSearchBaseline,
   },
   {
     name: 'search-quality',

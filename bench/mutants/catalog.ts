@@ -113,8 +113,8 @@ export const CATALOG: readonly Mutant[] = [
     strategy: 'snapshot',
     description: 'hybrid fusion is given only the vector list; the BM25 list is computed and ignored',
     file: 'src/index/search.ts',
-    find: 'const ranked = rankHybrid(lexical, semantic, query);',
-    replace: 'const ranked = rankHybrid([], semantic, query);',
+    find: 'const ranked = rankHybrid(lexical, semantic, query,',
+    replace: 'const ranked = rankHybrid([], semantic, query,',
   },
 
   // --- ipc

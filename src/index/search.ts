@@ -129,7 +129,8 @@ export class Searcher {
       const lexical = await lexicalPending;
       if (lexical.length === 0 && !(await anyTermIndexed(conn, terms))) return [];
       const semantic = cached ?? (await this.vectorSql(conn, embedding as Float32Array, HYBRID_POOL, prefix));
-      const ranked = rankHybrid(lexical, semantic, query);
+      // Only the first max(topK, head) can be returned: the rest stay below the head, bonus or not.
+      const ranked = rankHybrid(lexical, semantic, query, Math.max(topK, DEFINITION_HEAD));
       // Only the head is read for definitions: a bonus never lowers a score, so every chunk past
       // the head, which keeps its score, stays below every chunk of the head.
       const head = await withContent(conn, ranked.slice(0, DEFINITION_HEAD));
@@ -381,47 +382,97 @@ export function hybridScore(parts: {
 }
 
 /**
- * Every chunk of the two rankings (each cut at HYBRID_POOL, best first) by hybrid score before the
- * definitions bonus, rounded, best first; the score is that rounded score.
+ * The best `limit` chunks of the two rankings (each cut at HYBRID_POOL, best first) by hybrid
+ * score before the definitions bonus, rounded, best first; the score is that rounded score. The
+ * order is that of all of them scored and sorted, cut at `limit` (default: all of them).
+ *
+ * Only the candidates that can reach the first `limit` get their path's terms looked up, which is
+ * most of the cost of scoring a pool: the path term adds at most HYBRID_WEIGHTS.path and the test
+ * and docs factor only lowers a score, so a candidate whose BM25 and vector parts plus that
+ * most cannot reach the limit-th score found so far is left out without it.
  */
-export function rankHybrid<T extends Hit>(lexical: readonly T[], semantic: readonly T[], query: string): T[] {
+export function rankHybrid<T extends Hit>(
+  lexical: readonly T[],
+  semantic: readonly T[],
+  query: string,
+  limit = Number.POSITIVE_INFINITY,
+): T[] {
   const terms = [...new Set(tokenize(query))];
   const holdBack = !terms.some((t) => ASKS_FOR_SECONDARY.has(t));
   const bestLexical = lexical[0]?.score ?? 0;
   const bestSemantic = Math.max(semantic[0]?.score ?? 0, 0);
-  const byId = new Map<bigint, { hit: T; lexical?: number; semantic?: number }>();
-  for (const hit of lexical) byId.set(hit.id, { hit, lexical: hit.score });
+  const byId = new Map<bigint, Candidate<T>>();
+  for (const hit of lexical) byId.set(hit.id, { hit, lexical: hit.score, semantic: undefined, bound: 0 });
   for (const hit of semantic) {
     const entry = byId.get(hit.id);
-    if (entry === undefined) byId.set(hit.id, { hit, semantic: hit.score });
+    if (entry === undefined) byId.set(hit.id, { hit, lexical: undefined, semantic: hit.score, bound: 0 });
     else entry.semantic = hit.score;
   }
-  const pathTerms = new Map<string, Set<string>>();
   const shareOf = (path: string): number => {
-    let set = pathTerms.get(path);
-    if (set === undefined) {
-      set = new Set(tokenize(path));
-      pathTerms.set(path, set);
-    }
+    if (terms.length === 0) return 0;
+    const set = new Set(tokenize(path));
     let found = 0;
     for (const t of terms) if (set.has(t)) found++;
-    return terms.length === 0 ? 0 : found / terms.length;
+    return found / terms.length;
   };
-  return [...byId.values()]
-    .map(({ hit, lexical: l, semantic: v }) => ({
-      ...hit,
-      score: roundHybrid(
-        hybridScore({
-          lexical: l,
-          bestLexical,
-          semantic: v,
-          bestSemantic,
-          pathShare: shareOf(hit.path),
-          secondary: holdBack && isSecondaryPath(hit.path),
-        }),
-      ),
-    }))
-    .sort(byHybridScore);
+  const scoreOf = (c: Candidate<T>, pathShare: number, secondary: boolean): number =>
+    roundHybrid(
+      hybridScore({
+        lexical: c.lexical,
+        bestLexical,
+        semantic: c.semantic,
+        bestSemantic,
+        pathShare,
+        secondary,
+      }),
+    );
+  const scored = (c: Candidate<T>): T => {
+    let share = shares.get(c.hit.path);
+    if (share === undefined) {
+      share = shareOf(c.hit.path);
+      shares.set(c.hit.path, share);
+    }
+    return { ...c.hit, score: scoreOf(c, share, holdBack && isSecondaryPath(c.hit.path)) };
+  };
+  const shares = new Map<string, number>();
+  const candidates = [...byId.values()];
+  if (limit >= candidates.length) return candidates.map(scored).sort(byHybridScore);
+  // The most a candidate can score: a path holding every query term, with the test and docs
+  // factor or without (it lowers a positive sum, and would raise a negative one). Float addition
+  // and multiplication by a share of at most 1 never raise a sum, and rounding keeps order, so no
+  // candidate scores above its bound.
+  for (const c of candidates) c.bound = Math.max(scoreOf(c, 1, false), scoreOf(c, 1, true));
+  candidates.sort((a, b) => b.bound - a.bound);
+  const kept: T[] = [];
+  for (const c of candidates) {
+    const last = kept[kept.length - 1];
+    if (kept.length >= limit && last !== undefined && c.bound < last.score) break;
+    const hit = scored(c);
+    if (kept.length >= limit && last !== undefined && byHybridScore(hit, last) > 0) continue;
+    insertSorted(kept, hit, limit);
+  }
+  return kept;
+}
+
+interface Candidate<T> {
+  readonly hit: T;
+  lexical: number | undefined;
+  semantic: number | undefined;
+  /** Its score's upper bound whatever its path (see rankHybrid). */
+  bound: number;
+}
+
+/** Inserts `item` into `sorted` (byHybridScore order) and keeps at most `limit`. */
+function insertSorted<T extends Omit<Hit, 'id'>>(sorted: T[], item: T, limit: number): void {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (byHybridScore(sorted[mid] as T, item) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  sorted.splice(lo, 0, item);
+  if (sorted.length > limit) sorted.pop();
 }
 
 /** Whether any of `terms` occurs anywhere in the index (whatever the path prefix). */

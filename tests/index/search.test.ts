@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/index/database.js';
 import { definedNames } from '../../src/index/definitions.js';
 import { createDefaultEmbedder } from '../../src/index/embedder.js';
 import { prepareFile } from '../../src/index/prepare.js';
-import { hybridScore, SEMANTIC_FLOOR, Searcher } from '../../src/index/search.js';
+import { type Hit, hybridScore, rankHybrid, SEMANTIC_FLOOR, Searcher } from '../../src/index/search.js';
 import type { PreparedFile, SearchMode, SearchOptions, SearchResult } from '../../src/index/types.js';
 import { VectorCache } from '../../src/index/vector-cache.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
@@ -530,6 +531,53 @@ describe('hybridScore', () => {
   });
 });
 
+describe('rankHybrid', () => {
+  // Few paths, words and score steps, so that paths share query words and scores tie often.
+  const PATHS = [
+    'src/a.ts',
+    'src/retry/queue.ts',
+    'tests/queue.test.ts',
+    'docs/retry.md',
+    'src/b/c.py',
+    'lib/x.ts',
+  ];
+  // A chunk's place follows from its id, so that the two lists agree on it and places are unique.
+  const poolArb = fc
+    .uniqueArray(
+      fc.record({ id: fc.integer({ min: 0, max: 60 }), score: fc.integer({ min: -3, max: 12 }) }),
+      { maxLength: 40, selector: (h) => h.id },
+    )
+    .map((hits) =>
+      hits
+        .map(
+          ({ id, score }): Hit => ({
+            id: BigInt(id),
+            path: PATHS[id % PATHS.length] as string,
+            startLine: Math.floor(id / PATHS.length) + 1,
+            endLine: Math.floor(id / PATHS.length) + 1,
+            score: score / 4,
+          }),
+        )
+        .sort((a, b) => b.score - a.score),
+    );
+
+  it('cut at k gives the first k of the whole ranking (property)', () => {
+    fc.assert(
+      fc.property(
+        poolArb,
+        poolArb,
+        fc.constantFrom('retry queue', 'queue', 'test retry', 'docs', 'zzz'),
+        fc.integer({ min: 1, max: 30 }),
+        (lexical, semantic, query, k) => {
+          const all = rankHybrid(lexical, semantic, query);
+          expect(rankHybrid(lexical, semantic, query, k)).toEqual(all.slice(0, k));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('Searcher ranking (issue 13)', () => {
   const PROCESSES: Record<string, string> = {
     'src/process/children.ts': `/** Kills every child subprocess when the parent process exits. */
@@ -640,6 +688,67 @@ it('kills the subprocess when the parent exits', async () => {
     expect(implementation?.path).toBe('src/process/children.ts');
     const [test] = await searcher.search('test kill subprocess exit', { mode: 'hybrid' });
     expect(test?.path).toBe('tests/process/children.test.ts');
+  });
+
+  it('puts the implementation above a test or doc as relevant as it, unless the query asks for them', async () => {
+    // The same text in three files ties in BM25 and vector search; without the preference the tie
+    // goes to path order, which puts drain.spec.ts and the docs before drain.ts.
+    const text = '// drain the queue: take items until it is empty\nexport const drainQueueOnce = 1;\n';
+    const { searcher } = await indexCorpus({
+      'src/queue/drain.spec.ts': text,
+      'src/queue/drain.ts': text,
+      'docs/drain.md': text,
+    });
+    const [implementation] = await searcher.search('drain queue items', { mode: 'hybrid' });
+    expect(implementation?.path).toBe('src/queue/drain.ts');
+    const [spec] = await searcher.search('drain queue spec', { mode: 'hybrid' });
+    expect(spec?.path).toBe('src/queue/drain.spec.ts');
+  });
+
+  it("ranks the file whose path names the query's words above the same code elsewhere", async () => {
+    // Identical chunks tie in BM25 and in vector search; only the path can tell them apart, and
+    // without it the tie goes to path order (src/aa first).
+    const code =
+      'export function waitFor(ms: number) {\n  return new Promise((done) => setTimeout(done, ms));\n}\n';
+    const { searcher } = await indexCorpus({
+      'src/aa/helpers.ts': code,
+      'src/retry/backoff.ts': code,
+      'src/zz/misc.ts': code,
+    });
+    for (const query of ['backoff wait', 'retry wait']) {
+      const [first] = await searcher.search(query, { mode: 'hybrid' });
+      expect(first?.path, query).toBe('src/retry/backoff.ts');
+    }
+  });
+
+  it('finds a word written in another inflection (light stemming)', async () => {
+    const { searcher } = await indexCorpus({
+      ...CORPUS,
+      'src/net/resend.ts':
+        '// Retries each failed call after a pause that doubles.\nexport function resendLater(call: Call) {}\n',
+    });
+    for (const mode of ['bm25', 'hybrid'] as const) {
+      const [first] = await searcher.search('retrying failing calls', { mode });
+      expect(first?.path, mode).toBe('src/net/resend.ts');
+    }
+  });
+
+  it('matches the parts of an identifier in any script to the words of a query', async () => {
+    const { searcher } = await indexCorpus({
+      ...CORPUS,
+      'src/ru.ts': '// Функция поиска\nexport function найтиФайлы() {}\n',
+      'src/de.ts': '// Rechnet\nexport function größeBerechnen() {}\n',
+    });
+    const cases: [string, string][] = [
+      ['найти файлы', 'src/ru.ts'],
+      ['BERECHNEN größe', 'src/de.ts'],
+    ];
+    for (const [query, path] of cases) {
+      for (const mode of ['bm25', 'hybrid'] as const) {
+        const [first] = await searcher.search(query, { mode });
+        expect(first?.path, `${mode} ${query}`).toBe(path);
+      }
+    }
   });
 
   it('orders paths with characters above U+FFFF and in U+E000-U+FFFF alike in the owner and in SQL', async () => {
