@@ -51,6 +51,25 @@ export interface BatchStream {
   readonly afterMs?: number;
 }
 
+/**
+ * When the batch's intruder tries the file (ms after the batch starts) and how long it keeps it
+ * once in: an outsider landing between the owner's writes and the readers' opens holds a lock
+ * that every reader opening meanwhile must ride out (retry), as it must the owner's.
+ */
+export interface IntruderTiming {
+  readonly delayMs: number;
+  readonly holdMs: number;
+  /**
+   * Kept out, try again after this long (ms; 0: one try), until in or the owner step is
+   * acknowledged (then once more), as an outsider waiting for its chance would: it gets in at the
+   * first moment nobody holds the file, such as right after a write closes it.
+   */
+  readonly retryMs?: number;
+}
+
+/** A waiting intruder tries at most this many times in one batch. */
+const INTRUDER_MAX_TRIES = 12;
+
 /** A stream sends at most this many searches, however long the owner step takes. */
 const STREAM_MAX_SEARCHES = 16;
 
@@ -90,6 +109,8 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     readonly intruder: OutsiderAccess | null = null,
     /** Searches streamed by one reader across the owner step (null: none). */
     readonly stream: BatchStream | null = null,
+    /** When the intruder goes and how long it holds what it got into (null: at once, no hold). */
+    readonly intruderTiming: IntruderTiming | null = null,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
@@ -117,16 +138,35 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     const requests = this.searches.map((s, i) =>
       i === 0 ? racingRequest(model, s.spec, write) : resolveSearch(model, s.spec),
     );
+    let ownerDone = false;
     const probe = async (): Promise<StepEvent[]> => {
       const access = this.intruder;
       if (access === null || world.intruder === undefined) return [];
       const rule = outsiderRules(world)[0] as OutsiderRule;
       // A release in the batch may free the index before the probe: then nothing is promised.
       const holds = model.ownerHolds && this.owner.op !== 'release';
-      return [await world.intruder.probe(rule, rule.resolve(world.context), access, { holds }, batch)];
+      const timing = this.intruderTiming;
+      if (timing !== null && timing.delayMs > 0) await sleep(timing.delayMs);
+      const tried: StepEvent[] = [];
+      for (;;) {
+        const last = ownerDone;
+        const event = await world.intruder.probe(
+          rule,
+          rule.resolve(world.context),
+          access,
+          { holds },
+          batch,
+          timing?.holdMs ?? 0,
+        );
+        tried.push(event);
+        const retryMs = timing?.retryMs ?? 0;
+        if (retryMs <= 0 || event.detail?.gotIn !== false || last || tried.length >= INTRUDER_MAX_TRIES) {
+          return tried;
+        }
+        await sleep(retryMs);
+      }
     };
     const streamRequest = this.stream === null ? undefined : racingRequest(model, this.stream.spec, write);
-    let ownerDone = false;
     const streamed = async (): Promise<StepEvent[]> => {
       const stream = this.stream;
       if (stream === null || streamRequest === undefined) return [];
@@ -190,6 +230,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         this.ownerDelayMs,
         this.intruder,
         this.stream,
+        this.intruderTiming,
       ),
     ]);
     const streamSearch = this.stream === null ? [] : [new ReaderSearch(this.stream.reader, this.stream.spec)];
@@ -202,7 +243,18 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       ],
       ...(this.stream === null
         ? []
-        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, this.intruder)]]),
+        : [
+            [
+              new ParallelBatch(
+                this.owner,
+                this.searches,
+                this.ownerDelayMs,
+                this.intruder,
+                null,
+                this.intruderTiming,
+              ),
+            ],
+          ]),
       ...(this.searches.length > 1 ? fewer : []),
       ...(this.ownerDelayMs > 0 || this.searches.some((s) => (s.delayMs ?? 0) > 0)
         ? [
@@ -213,10 +265,14 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
                 0,
                 this.intruder,
                 this.stream,
+                this.intruderTiming,
               ),
             ],
           ]
         : []),
+      ...(this.intruder === null || this.intruderTiming === null
+        ? []
+        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, this.intruder, this.stream)]]),
       ...(this.intruder === null
         ? []
         : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, null, this.stream)]]),
@@ -233,7 +289,11 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
           ? `owner.delete(${FILE_PATHS[this.owner.slot % FILE_PATHS.length]})`
           : `owner.${this.owner.op}()`;
     const searches = this.searches.map((s) => `reader-${s.reader + 1} ${describeSearch(s.spec)}`).join(', ');
-    const intruder = this.intruder === null ? '' : ` || intruder ${this.intruder}`;
+    const timing = this.intruderTiming;
+    const intruder =
+      this.intruder === null
+        ? ''
+        : ` || intruder ${this.intruder}${timing !== null && timing.delayMs > 0 ? ` from ${timing.delayMs} ms` : ''}${(timing?.retryMs ?? 0) > 0 ? ` retrying every ${timing?.retryMs} ms` : ''}${timing !== null && timing.holdMs > 0 ? `, holding ${timing.holdMs} ms` : ''}`;
     const stream =
       this.stream === null
         ? ''
