@@ -84,7 +84,7 @@ export function stressCommands(
       delay,
       options.intruder === true
         ? fc.oneof(
-            { weight: 2, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constant(null) },
             { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
           )
         : fc.constant(null),

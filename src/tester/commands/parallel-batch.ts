@@ -118,8 +118,23 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    for (const s of this.searches) await ensureOpen(model, world, readerSlot(model, s.reader));
-    if (this.stream !== null) await ensureOpen(model, world, readerSlot(model, this.stream.reader));
+    // A closed reader opens at its first search's moment, not before the batch: its open (for
+    // handoff a READ_ONLY lock, for snapshot the newest copy) then races the owner step and the
+    // intruder too. Once per reader: its other searches wait for that open. Before a release, an
+    // ipc reader could find nobody to connect to, so then they open first, as before.
+    const opens = new Map<number, Promise<void>>();
+    const opened = (slot: number): Promise<void> => {
+      let open = opens.get(slot);
+      if (open === undefined) {
+        open = ensureOpen(model, world, slot);
+        opens.set(slot, open);
+      }
+      return open;
+    };
+    if (this.owner.op === 'release') {
+      for (const s of this.searches) await opened(readerSlot(model, s.reader));
+      if (this.stream !== null) await opened(readerSlot(model, this.stream.reader));
+    }
     const batch = world.newBatch();
     const limit = pLimit(BATCH_CONCURRENCY);
     const write = this.owner.op === 'write' ? planWrite(model, this.owner.files) : undefined;
@@ -172,6 +187,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       if (stream === null || streamRequest === undefined) return [];
       const reader = world.reader(readerSlot(model, stream.reader));
       if ((stream.afterMs ?? 0) > 0) await sleep(stream.afterMs);
+      await opened(readerSlot(model, stream.reader));
       const sent: Promise<StepEvent>[] = [];
       while (sent.length < STREAM_MAX_SEARCHES) {
         const last = ownerDone;
@@ -183,7 +199,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     };
     const probed = probe();
     const streaming = streamed();
-    const events = await Promise.all([
+    const tasks = [
       limit(async () => {
         if (this.ownerDelayMs > 0) await sleep(this.ownerDelayMs);
         return ownerStep().finally(() => {
@@ -193,11 +209,16 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       ...this.searches.map((s, i) =>
         limit(async () => {
           if ((s.delayMs ?? 0) > 0) await sleep(s.delayMs);
+          await opened(readerSlot(model, s.reader));
           return world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch);
         }),
       ),
-    ]);
-    events.push(...(await streaming));
+    ];
+    // A reader open failing inside the batch fails it, once the whole batch has settled: nothing
+    // of it goes on while the run is judged.
+    const settled = await Promise.allSettled([...tasks, streaming, probed]);
+    for (const done of settled) if (done.status === 'rejected') throw done.reason;
+    const events = [...(await Promise.all(tasks)), ...(await streaming)];
     for (const event of await probed) {
       world.requireOk(event);
       await world.check(event);
