@@ -100,3 +100,49 @@ describe('ParallelBatch with a waiting intruder', () => {
     );
   });
 });
+
+/** A world that lists, in order, what the owner and the reader were asked to do. */
+function orderWorld(calls: string[]): StressWorld {
+  const ok = (op: string) => ({ op, ok: true });
+  return {
+    strategy: { name: 'fake' },
+    context: { dbPath: '/x', workDir: '/' },
+    newBatch: () => 1,
+    reviveIfDead: async () => undefined,
+    owner: {
+      simple: async (op: string) => {
+        calls.push(`owner.${op}`);
+        return ok(op);
+      },
+    },
+    reader: () => ({
+      open: async () => {
+        calls.push('reader.open');
+        return ok('open');
+      },
+      search: async () => {
+        calls.push('reader.search');
+        return ok('search');
+      },
+    }),
+    requireOk: (e: unknown) => e,
+    check: async () => undefined,
+  } as unknown as StressWorld;
+}
+
+describe('ParallelBatch with a closed reader', () => {
+  it('opens it at its search, after the owner step has started, so the open races it', async () => {
+    const calls: string[] = [];
+    const model = initialModel(1);
+    await new ParallelBatch({ op: 'checkpoint' }, [{ ...SEARCH, delayMs: 20 }]).run(model, orderWorld(calls));
+    expect(calls).toEqual(['owner.checkpoint', 'reader.open', 'reader.search']);
+    expect(model.readersOpen[0]).toBe(true);
+  });
+
+  it('opens it before a release (an ipc reader would find nobody to connect to after it)', async () => {
+    const calls: string[] = [];
+    const model = initialModel(1, true);
+    await new ParallelBatch({ op: 'release' }, [{ ...SEARCH, delayMs: 20 }]).run(model, orderWorld(calls));
+    expect(calls).toEqual(['reader.open', 'owner.release', 'reader.search']);
+  });
+});
