@@ -7,6 +7,7 @@ import { serveStress, serveTakeover } from './serve.js';
 import { strategyCosts } from './strategy-costs.js';
 import { strategyLatency } from './strategy-latency.js';
 import { swarmVersusDefault } from './swarm.js';
+import { testerBaseline } from './tester-baseline.js';
 import { testerCost, timeToMinimalTrace } from './tester-cost.js';
 import { workersScaling } from './workers-scaling.js';
 
@@ -43,6 +44,12 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'tester-cost',
     description: 'cost of one tester run next to the same commands run in-process',
     run: () => testerCost(),
+  },
+  {
+    name: 'tester-baseline',
+    description:
+      'embecode-stress run runs/s and CPU per run next to an older built tree (BENCH_BASELINE_TREE), alternating',
+    run: () => testerBaseline(),
   },
   {
     name: 'minimal-trace',

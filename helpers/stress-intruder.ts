@@ -16,6 +16,7 @@ import {
   INTRUDER_OPS,
   INTRUDER_PROTOCOL_VERSION,
   type IntruderAccess,
+  MAX_PROBE_HOLD_MS,
   PROBE_STEP_DEADLINE_MS,
   type ProbeArgs,
   type ProbeResult,
@@ -56,7 +57,7 @@ async function within<T>(step: string, path: string, work: () => Promise<T>): Pr
 
 function probeArgs(args: unknown): ProbeArgs {
   const record = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
-  const { path, access, prove } = record;
+  const { path, access, prove, holdMs } = record;
   if (typeof path !== 'string' || path === '') {
     throw new Error(`${NAME} ${process.pid}: probe needs args.path, a non-empty string`);
   }
@@ -66,10 +67,18 @@ function probeArgs(args: unknown): ProbeArgs {
   if (prove !== undefined && typeof prove !== 'boolean') {
     throw new Error(`${NAME} ${process.pid}: probe's args.prove must be a boolean when given`);
   }
-  return { path, access: access as IntruderAccess, prove: prove === true };
+  if (
+    holdMs !== undefined &&
+    (typeof holdMs !== 'number' || !Number.isInteger(holdMs) || holdMs < 0 || holdMs > MAX_PROBE_HOLD_MS)
+  ) {
+    throw new Error(
+      `${NAME} ${process.pid}: probe's args.holdMs must be an integer from 0 to ${MAX_PROBE_HOLD_MS}`,
+    );
+  }
+  return { path, access: access as IntruderAccess, prove: prove === true, holdMs: holdMs ?? 0 };
 }
 
-async function probe({ path, access, prove }: ProbeArgs): Promise<ProbeResult> {
+async function probe({ path, access, prove, holdMs = 0 }: ProbeArgs): Promise<ProbeResult> {
   // DuckDB creates a missing file on a read-write open; a probe must leave no trace.
   if (!existsSync(path)) return { gotIn: false, error: 'missing' };
   let instance: DuckDBInstance;
@@ -101,6 +110,10 @@ async function probe({ path, access, prove }: ProbeArgs): Promise<ProbeResult> {
       did.push('inserted 1 row');
       await sql('checkpoint', 'CHECKPOINT');
       did.push('checkpointed');
+    }
+    if (holdMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, holdMs));
+      did.push(`held it ${holdMs} ms`);
     }
   } catch (error) {
     if (error instanceof MissedDeadline) throw error;

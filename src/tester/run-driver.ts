@@ -6,6 +6,7 @@ import { onTerminate } from '../process/cleanup.js';
 import type { Strategy } from '../strategies/strategy.js';
 import { ChildPool, type RunFiles } from './child-pool.js';
 import { commandsThatRan, type StressCommand } from './commands/serialize.js';
+import { copyEmptyIndex, createEmptyIndex } from './empty-index.js';
 import { FailureLog } from './failure-record.js';
 import type { StepEvent } from './history.js';
 import { addReach, NO_REACH, type Reach, reachOf } from './reach.js';
@@ -68,6 +69,7 @@ export class RunDriver {
   private readonly base: string;
   private readonly forgetBase: () => void;
   private readonly embedder = createDefaultEmbedder();
+  private emptyIndex: Promise<string> | undefined;
 
   constructor(
     private readonly strategy: Strategy,
@@ -84,6 +86,12 @@ export class RunDriver {
     return this.base;
   }
 
+  /** The empty index each run's index starts as a copy of (see empty-index.ts); made on first use. */
+  emptyIndexPath(): Promise<string> {
+    this.emptyIndex ??= createEmptyIndex(join(this.base, 'empty-index.db'), this.embedder);
+    return this.emptyIndex;
+  }
+
   /** One run of `commands` on a fresh index; rejects with a RunFailure when a step fails. */
   async attempt(commands: Iterable<StressCommand>): Promise<readonly StepEvent[]> {
     this.runs++;
@@ -92,6 +100,7 @@ export class RunDriver {
     const files: RunFiles = { dbPath: join(dir, 'index.db'), dir };
     let record: AttemptRecord | undefined;
     try {
+      copyEmptyIndex(await this.emptyIndexPath(), files.dbPath);
       const world = await this.runOn(files, commands).catch(async (error: unknown) => {
         // An owner that died or hangs between runs (of something the last run left running)
         // cannot open this run's files; that is no reason to end the whole check: start a new one.

@@ -14,7 +14,12 @@ export interface ProbeOutcome {
 /** The intruder process: raw DuckDB, no embecode code (helpers/stress-intruder.ts). */
 export interface IntruderHandle {
   readonly pid: number;
-  probe(args: { path: string; access: OutsiderAccess; prove: boolean }): Promise<ProbeOutcome>;
+  probe(args: {
+    path: string;
+    access: OutsiderAccess;
+    prove: boolean;
+    holdMs?: number;
+  }): Promise<ProbeOutcome>;
 }
 
 /**
@@ -39,9 +44,17 @@ export class IntruderActor {
     access: OutsiderAccess,
     owner: { readonly holds: boolean },
     batch?: number,
+    /** How long it keeps the file open once in (ms): others opening meanwhile meet its lock. */
+    holdMs = 0,
   ): Promise<StepEvent> {
     const promised: OutsiderVerdict = path === undefined ? 'either' : rule.verdict(access, owner);
-    const args = { target: rule.target, access, ownerHolds: owner.holds, promised };
+    const args = {
+      target: rule.target,
+      access,
+      ownerHolds: owner.holds,
+      promised,
+      ...(holdMs > 0 ? { holdMs } : {}),
+    };
     const { event } = await this.recorder.step(
       {
         actor: 'intruder',
@@ -57,7 +70,12 @@ export class IntruderActor {
       async () =>
         path === undefined
           ? ({ gotIn: false, error: 'missing' } satisfies ProbeOutcome)
-          : this.handle.probe({ path, access, prove: promised === 'refused' }),
+          : this.handle.probe({
+              path,
+              access,
+              prove: promised === 'refused',
+              ...(holdMs > 0 ? { holdMs } : {}),
+            }),
     );
     return event;
   }

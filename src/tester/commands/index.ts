@@ -64,6 +64,19 @@ export function stressCommands(
     { weight: 2, arbitrary: fc.constant(0) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 60 }) },
   );
+  // The intruder of a batch goes at once or up to about as long as a write with its close takes,
+  // may keep trying until it gets in, and keeps what it got into for a while: readers opening
+  // right after a write then meet its lock.
+  const intruderTiming = fc.oneof(
+    { weight: 1, arbitrary: fc.constant(null) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        delayMs: fc.integer({ min: 0, max: 150 }),
+        holdMs: fc.integer({ min: 1, max: 60 }),
+      }),
+    },
+  );
   const batch = fc
     .tuple(
       batchOwner,
@@ -71,7 +84,7 @@ export function stressCommands(
       delay,
       options.intruder === true
         ? fc.oneof(
-            { weight: 2, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constant(null) },
             { weight: 1, arbitrary: fc.constantFrom('READ_WRITE' as const, 'READ_ONLY' as const) },
           )
         : fc.constant(null),
@@ -87,10 +100,11 @@ export function stressCommands(
           }),
         },
       ),
+      intruderTiming,
     )
     .map(
-      ([owner, searches, ownerDelay, intruder, stream]) =>
-        new ParallelBatch(owner, searches, ownerDelay, intruder, stream),
+      ([owner, searches, ownerDelay, intruder, stream, timing]) =>
+        new ParallelBatch(owner, searches, ownerDelay, intruder, stream, timing),
     );
   // One arbitrary per kind; the mix decides which are listed and how often, among the kinds these
   // options allow (faults, an intruder, readers; minus the dropped).

@@ -51,6 +51,25 @@ export interface BatchStream {
   readonly afterMs?: number;
 }
 
+/**
+ * When the batch's intruder tries the file (ms after the batch starts) and how long it keeps it
+ * once in: an outsider landing between the owner's writes and the readers' opens holds a lock
+ * that every reader opening meanwhile must ride out (retry), as it must the owner's.
+ */
+export interface IntruderTiming {
+  readonly delayMs: number;
+  readonly holdMs: number;
+  /**
+   * Kept out, try again after this long (ms; 0: one try), until in or the owner step is
+   * acknowledged (then once more), as an outsider waiting for its chance would: it gets in at the
+   * first moment nobody holds the file, such as right after a write closes it.
+   */
+  readonly retryMs?: number;
+}
+
+/** A waiting intruder tries at most this many times in one batch. */
+const INTRUDER_MAX_TRIES = 12;
+
 /** A stream sends at most this many searches, however long the owner step takes. */
 const STREAM_MAX_SEARCHES = 16;
 
@@ -90,6 +109,8 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     readonly intruder: OutsiderAccess | null = null,
     /** Searches streamed by one reader across the owner step (null: none). */
     readonly stream: BatchStream | null = null,
+    /** When the intruder goes and how long it holds what it got into (null: at once, no hold). */
+    readonly intruderTiming: IntruderTiming | null = null,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
@@ -97,8 +118,23 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    for (const s of this.searches) await ensureOpen(model, world, readerSlot(model, s.reader));
-    if (this.stream !== null) await ensureOpen(model, world, readerSlot(model, this.stream.reader));
+    // A closed reader opens at its first search's moment, not before the batch: its open (for
+    // handoff a READ_ONLY lock, for snapshot the newest copy) then races the owner step and the
+    // intruder too. Once per reader: its other searches wait for that open. Before a release, an
+    // ipc reader could find nobody to connect to, so then they open first, as before.
+    const opens = new Map<number, Promise<void>>();
+    const opened = (slot: number): Promise<void> => {
+      let open = opens.get(slot);
+      if (open === undefined) {
+        open = ensureOpen(model, world, slot);
+        opens.set(slot, open);
+      }
+      return open;
+    };
+    if (this.owner.op === 'release') {
+      for (const s of this.searches) await opened(readerSlot(model, s.reader));
+      if (this.stream !== null) await opened(readerSlot(model, this.stream.reader));
+    }
     const batch = world.newBatch();
     const limit = pLimit(BATCH_CONCURRENCY);
     const write = this.owner.op === 'write' ? planWrite(model, this.owner.files) : undefined;
@@ -117,21 +153,41 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     const requests = this.searches.map((s, i) =>
       i === 0 ? racingRequest(model, s.spec, write) : resolveSearch(model, s.spec),
     );
+    let ownerDone = false;
     const probe = async (): Promise<StepEvent[]> => {
       const access = this.intruder;
       if (access === null || world.intruder === undefined) return [];
       const rule = outsiderRules(world)[0] as OutsiderRule;
       // A release in the batch may free the index before the probe: then nothing is promised.
       const holds = model.ownerHolds && this.owner.op !== 'release';
-      return [await world.intruder.probe(rule, rule.resolve(world.context), access, { holds }, batch)];
+      const timing = this.intruderTiming;
+      if (timing !== null && timing.delayMs > 0) await sleep(timing.delayMs);
+      const tried: StepEvent[] = [];
+      for (;;) {
+        const last = ownerDone;
+        const event = await world.intruder.probe(
+          rule,
+          rule.resolve(world.context),
+          access,
+          { holds },
+          batch,
+          timing?.holdMs ?? 0,
+        );
+        tried.push(event);
+        const retryMs = timing?.retryMs ?? 0;
+        if (retryMs <= 0 || event.detail?.gotIn !== false || last || tried.length >= INTRUDER_MAX_TRIES) {
+          return tried;
+        }
+        await sleep(retryMs);
+      }
     };
     const streamRequest = this.stream === null ? undefined : racingRequest(model, this.stream.spec, write);
-    let ownerDone = false;
     const streamed = async (): Promise<StepEvent[]> => {
       const stream = this.stream;
       if (stream === null || streamRequest === undefined) return [];
       const reader = world.reader(readerSlot(model, stream.reader));
       if ((stream.afterMs ?? 0) > 0) await sleep(stream.afterMs);
+      await opened(readerSlot(model, stream.reader));
       const sent: Promise<StepEvent>[] = [];
       while (sent.length < STREAM_MAX_SEARCHES) {
         const last = ownerDone;
@@ -143,7 +199,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     };
     const probed = probe();
     const streaming = streamed();
-    const events = await Promise.all([
+    const tasks = [
       limit(async () => {
         if (this.ownerDelayMs > 0) await sleep(this.ownerDelayMs);
         return ownerStep().finally(() => {
@@ -153,11 +209,16 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       ...this.searches.map((s, i) =>
         limit(async () => {
           if ((s.delayMs ?? 0) > 0) await sleep(s.delayMs);
+          await opened(readerSlot(model, s.reader));
           return world.reader(readerSlot(model, s.reader)).search(requests[i] as SearchRequest, batch);
         }),
       ),
-    ]);
-    events.push(...(await streaming));
+    ];
+    // A reader open failing inside the batch fails it, once the whole batch has settled: nothing
+    // of it goes on while the run is judged.
+    const settled = await Promise.allSettled([...tasks, streaming, probed]);
+    for (const done of settled) if (done.status === 'rejected') throw done.reason;
+    const events = [...(await Promise.all(tasks)), ...(await streaming)];
     for (const event of await probed) {
       world.requireOk(event);
       await world.check(event);
@@ -190,6 +251,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         this.ownerDelayMs,
         this.intruder,
         this.stream,
+        this.intruderTiming,
       ),
     ]);
     const streamSearch = this.stream === null ? [] : [new ReaderSearch(this.stream.reader, this.stream.spec)];
@@ -202,7 +264,18 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       ],
       ...(this.stream === null
         ? []
-        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, this.intruder)]]),
+        : [
+            [
+              new ParallelBatch(
+                this.owner,
+                this.searches,
+                this.ownerDelayMs,
+                this.intruder,
+                null,
+                this.intruderTiming,
+              ),
+            ],
+          ]),
       ...(this.searches.length > 1 ? fewer : []),
       ...(this.ownerDelayMs > 0 || this.searches.some((s) => (s.delayMs ?? 0) > 0)
         ? [
@@ -213,10 +286,14 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
                 0,
                 this.intruder,
                 this.stream,
+                this.intruderTiming,
               ),
             ],
           ]
         : []),
+      ...(this.intruder === null || this.intruderTiming === null
+        ? []
+        : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, this.intruder, this.stream)]]),
       ...(this.intruder === null
         ? []
         : [[new ParallelBatch(this.owner, this.searches, this.ownerDelayMs, null, this.stream)]]),
@@ -233,7 +310,11 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
           ? `owner.delete(${FILE_PATHS[this.owner.slot % FILE_PATHS.length]})`
           : `owner.${this.owner.op}()`;
     const searches = this.searches.map((s) => `reader-${s.reader + 1} ${describeSearch(s.spec)}`).join(', ');
-    const intruder = this.intruder === null ? '' : ` || intruder ${this.intruder}`;
+    const timing = this.intruderTiming;
+    const intruder =
+      this.intruder === null
+        ? ''
+        : ` || intruder ${this.intruder}${timing !== null && timing.delayMs > 0 ? ` from ${timing.delayMs} ms` : ''}${(timing?.retryMs ?? 0) > 0 ? ` retrying every ${timing?.retryMs} ms` : ''}${timing !== null && timing.holdMs > 0 ? `, holding ${timing.holdMs} ms` : ''}`;
     const stream =
       this.stream === null
         ? ''

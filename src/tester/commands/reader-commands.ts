@@ -2,7 +2,7 @@ import type { AsyncCommand } from 'fast-check';
 import type { SearchRequest } from '../clients/reader-actor.js';
 import { readerCanWork, readerSlot, type StressModel } from '../model.js';
 import type { StressWorld } from '../world.js';
-import { describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
+import { describeRequest, describeSearch, resolveSearch, type SearchSpec } from './search-spec.js';
 import type { StressCommand } from './serialize.js';
 
 type ReaderCommand = AsyncCommand<StressModel, StressWorld>;
@@ -70,43 +70,63 @@ export function rememberSearch(
   if (model.searches.length > REMEMBERED_SEARCHES) model.searches.shift();
 }
 
+/** The search a repeat asks again, by content: the request as first asked, and who asked it. */
+export interface RepeatedSearch {
+  readonly request: SearchRequest;
+  /** The reader slot that asked it first. */
+  readonly slot: number;
+}
+
 /**
- * reader-N.repeat(back): asks again, exactly, the search `back` searches ago (counting those asked
- * before the files last changed, when there are any), as a person reruns a query after an edit: an answer kept from before the edit (a cache keyed by query) shows as soon
- * as anything it covered changed. With `sameReader` the reader that asked it first asks again
- * (a client-side cache sees only its own client's questions); otherwise reader N does.
+ * reader-N.repeat(back): asks again, exactly, an earlier search, as a person reruns a query after
+ * an edit: an answer kept from before the edit (a cache keyed by query) shows as soon as anything
+ * it covered changed. With `sameReader` the reader that asked it first asks again (a client-side
+ * cache sees only its own client's questions); otherwise reader N does.
+ *
+ * Which search is picked once, by position: the one `back` searches ago, counting those asked
+ * before the files last changed when there are any. From then on the repeat names it by content
+ * (`asked`: mode, query, top-k, prefix and the reader that asked it), so a replay or the minimizer
+ * removing other steps, the earlier search included, leaves the question it asks unchanged.
  */
 export class RepeatSearch implements ReaderCommand {
   constructor(
     readonly reader: number,
     readonly back: number,
     readonly sameReader = false,
+    /** Null until the first run picks the search; kept (and serialized) after. */
+    public asked: RepeatedSearch | null = null,
   ) {}
 
   check(model: Readonly<StressModel>): boolean {
-    return model.searches.length > 0 && readerCanWork(model);
+    return (this.asked !== null || model.searches.length > 0) && readerCanWork(model);
   }
 
   async run(model: StressModel, world: StressWorld): Promise<void> {
-    // Among searches asked before the files last changed, if any: asked again with nothing changed
-    // in between, a stale answer would look right.
-    const changedSince = model.searches.filter((s) => s.files.some((token, i) => token !== model.files[i]));
-    const pool = changedSince.length > 0 ? changedSince : model.searches;
-    const earlier = pool[pool.length - 1 - (this.back % pool.length)];
-    if (earlier === undefined) return;
-    const slot = this.sameReader ? earlier.slot : readerSlot(model, this.reader);
+    const asked = this.asked ?? pickEarlier(model, this.back);
+    if (asked === undefined) return;
+    this.asked = asked;
+    const slot = this.sameReader ? readerSlot(model, asked.slot) : readerSlot(model, this.reader);
     await ensureOpen(model, world, slot);
-    const event = await world.reader(slot).search(earlier.request);
+    const event = await world.reader(slot).search(asked.request);
     world.requireOk(event);
     await world.check(event);
   }
 
-  /** The search it repeats, as a plain search of its own (its request is resolved the same way). */
   toString(): string {
+    const what = this.asked === null ? `${this.back} back` : describeRequest(this.asked.request);
     return this.sameReader
-      ? `repeat(${this.back} back, by the reader that asked it)`
-      : `reader-${this.reader + 1}.repeat(${this.back} back)`;
+      ? `repeat(${what}, by the reader that asked it${this.asked === null ? '' : `, reader-${this.asked.slot + 1}`})`
+      : `reader-${this.reader + 1}.repeat(${what})`;
   }
+}
+
+/** The search `back` searches ago, among those asked before the files last changed if there are any. */
+function pickEarlier(model: Readonly<StressModel>, back: number): RepeatedSearch | undefined {
+  // Asked again with nothing changed in between, a stale answer would look right.
+  const changedSince = model.searches.filter((s) => s.files.some((token, i) => token !== model.files[i]));
+  const pool = changedSince.length > 0 ? changedSince : model.searches;
+  const earlier = pool[pool.length - 1 - (back % pool.length)];
+  return earlier === undefined ? undefined : { request: earlier.request, slot: earlier.slot };
 }
 
 /** reader-N.search(spec), opening the reader first when it is closed. */

@@ -85,3 +85,9 @@ export function describeSearch(spec: SearchSpec): string {
   const prefix = PATH_PREFIXES[spec.prefix % PATH_PREFIXES.length];
   return `${spec.mode} ${query} k=${spec.topK}${prefix === undefined ? '' : ` in ${prefix}`}`;
 }
+
+/** A resolved request as a trace shows it: `hybrid 'zqbxa' k=10 in src/`. */
+export function describeRequest(request: SearchRequest): string {
+  const prefix = request.pathPrefix === undefined ? '' : ` in ${request.pathPrefix}`;
+  return `${request.mode} '${request.query}' k=${request.topK}${prefix}`;
+}

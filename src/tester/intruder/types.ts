@@ -27,7 +27,15 @@ export interface ProbeArgs {
    * the file was really writable (and not only openable). Ignored with READ_ONLY.
    */
   readonly prove?: boolean;
+  /**
+   * Once in, keep the file open this long (ms) before closing, as an outsider busy with it would:
+   * whoever opens the file meanwhile meets a held lock. At most MAX_PROBE_HOLD_MS; default 0.
+   */
+  readonly holdMs?: number;
 }
+
+/** The longest a probe keeps a file it got into. */
+export const MAX_PROBE_HOLD_MS = 1000;
 
 /** DuckDB (or the file system) kept the intruder out; `error` is DuckDB's text, or `missing`. */
 export interface ProbeRefused {
