@@ -38,3 +38,24 @@ export function traceShape(summary: StressSummary): string[] {
     (s) => `${s.actor}.${s.op}(${JSON.stringify(s.args)}) ${s.ok ? 'ok' : 'error'}`,
   );
 }
+
+/**
+ * The smallest 1-minimal and race-or-logic passes, for smoke tests that check something else about
+ * a failure: the default 3 and 5 replays cost seconds each time, and `npm test` has 3 minutes.
+ * The defaults themselves are pinned by the readonly-direct seed tests.
+ */
+export const SMOKE_JUDGING_ENV = { STRESS_MINIMIZE_REPLAYS: '1', STRESS_CLASSIFY_REPLAYS: '2' } as const;
+
+/** Runs `body` with `vars` set in this process's environment, restoring what was there after. */
+export async function withEnv<T>(vars: Readonly<Record<string, string>>, body: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, vars);
+  try {
+    return await body();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
