@@ -24,24 +24,52 @@ export interface SearchSpec {
 
 const word = fc.nat({ max: VOCABULARY.length - 1 });
 
-export const searchSpec: fc.Arbitrary<SearchSpec> = fc.record({
-  mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
-  query: fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('word' as const), word }) },
-    {
-      weight: 2,
-      arbitrary: fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
-    },
-    { weight: 1, arbitrary: fc.constant({ kind: 'absent' as const }) },
-  ),
-  // The default top-k often, so that two searches ask the very same question now and then.
-  topK: fc.oneof(
-    { weight: 2, arbitrary: fc.constant(10) },
-    { weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) },
-  ),
-  // Half the searches filter by a path prefix; 0 (none) is also what shrinking goes to.
-  prefix: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: PATH_PREFIXES.length - 1 })),
+/** How often each kind of query and an unfiltered search come up, against the others. */
+export interface SearchSpecWeights {
+  readonly token: number;
+  readonly word: number;
+  readonly identifier: number;
+  readonly absent: number;
+  /** Weight of no path prefix, against 1 for some prefix. */
+  readonly unfiltered: number;
+}
+
+/** Search shapes with the given weights (targets differ in how much their files share). */
+export function searchSpecWith(w: SearchSpecWeights): fc.Arbitrary<SearchSpec> {
+  return fc.record({
+    mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
+    query: fc.oneof(
+      {
+        weight: w.token,
+        arbitrary: fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }),
+      },
+      { weight: w.word, arbitrary: fc.record({ kind: fc.constant('word' as const), word }) },
+      {
+        weight: w.identifier,
+        arbitrary: fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
+      },
+      { weight: w.absent, arbitrary: fc.constant({ kind: 'absent' as const }) },
+    ),
+    // The default top-k often, so that two searches ask the very same question now and then.
+    topK: fc.oneof(
+      { weight: 2, arbitrary: fc.constant(10) },
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) },
+    ),
+    // 0 (no prefix) is also what shrinking goes to.
+    prefix: fc.oneof(
+      { weight: w.unfiltered, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: PATH_PREFIXES.length - 1 }) },
+    ),
+  });
+}
+
+/** The strategy target's searches: half of them filtered by a path prefix. */
+export const searchSpec: fc.Arbitrary<SearchSpec> = searchSpecWith({
+  token: 3,
+  word: 3,
+  identifier: 2,
+  absent: 1,
+  unfiltered: 1,
 });
 
 /** The token `pick` names: counted back from the newest write, or the absent one before any. */

@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import type { SearchMode } from '../../index/types.js';
 import type { SearchRequest } from '../clients/reader-actor.js';
 import { type FileWrite, planWrite } from '../commands/owner-commands.js';
-import { describeSearch, resolveSearch, type SearchSpec } from '../commands/search-spec.js';
+import { describeSearch, resolveSearch, type SearchSpec, searchSpecWith } from '../commands/search-spec.js';
 import { commandCodec } from '../commands/serialize.js';
-import { fileSpec, VOCABULARY } from '../content.js';
+import { fileSpec } from '../content.js';
 import type { StepEvent } from '../history.js';
-import { FILE_PATHS, PATH_PREFIXES } from '../model.js';
+import { FILE_PATHS } from '../model.js';
 import { StepFailure } from '../world.js';
 import { MAX_SERVES, type ServeWorld } from './world.js';
 
@@ -385,32 +384,12 @@ const suffix = fc.string({
 });
 const files = fc.array(fc.record({ slot: fileSlot, spec: fileSpec, suffix }), { minLength: 1, maxLength: 3 });
 const signal = fc.constantFrom<Signal>('SIGKILL', 'SIGTERM');
-const word = fc.nat({ max: VOCABULARY.length - 1 });
 
 /**
  * The strategy target's search shapes, weighted towards planted tokens and fewer path prefixes: a
  * serve run writes few files, so shared words and prefixes alone would leave most lists empty.
  */
-const serveSearchSpec: fc.Arbitrary<SearchSpec> = fc.record({
-  mode: fc.constantFrom<SearchMode>('bm25', 'vector', 'hybrid'),
-  query: fc.oneof(
-    { weight: 7, arbitrary: fc.record({ kind: fc.constant('token' as const), pick: fc.nat({ max: 7 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('word' as const), word }) },
-    {
-      weight: 1,
-      arbitrary: fc.record({ kind: fc.constant('identifier' as const), words: fc.tuple(word, word) }),
-    },
-    { weight: 1, arbitrary: fc.constant({ kind: 'absent' as const }) },
-  ),
-  topK: fc.oneof(
-    { weight: 2, arbitrary: fc.constant(10) },
-    { weight: 3, arbitrary: fc.integer({ min: 1, max: 20 }) },
-  ),
-  prefix: fc.oneof(
-    { weight: 3, arbitrary: fc.constant(0) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: PATH_PREFIXES.length - 1 }) },
-  ),
-});
+const serveSearchSpec = searchSpecWith({ token: 7, word: 1, identifier: 1, absent: 1, unfiltered: 3 });
 
 /** Every command the serve target may generate; `faults` adds SIGKILLs and kills in mid-request. */
 export function serveCommands(options: { faults: boolean }): fc.Arbitrary<ServeCommand>[] {
