@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stateDirForIndex } from '../../src/election/state-dir.js';
 import { IpcClient } from '../../src/ipc/client.js';
 import { EMBECODE_CLI, isRoleEvent, ServeChild } from '../../src/tester/serve/serve-child.js';
-import { makeDemoProject } from '../support/demo-project.js';
+import { makeDemoProject, writeManyModules } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -207,14 +207,7 @@ describe('embecode serve on bad input', () => {
   it('embecode index asking an owner that stops mid-catch-up: retried, then done by the successor or directly; the reader takes over', async () => {
     const { dir, db } = await setUp();
     const many = 300;
-    const write = async (round: string) => {
-      for (let i = 0; i < many; i++) {
-        await writeFile(
-          join(dir, `src/m${i}.ts`),
-          `export function gen${i}${round}(a: number): number {\n  return a * ${i};\n}\n`,
-        );
-      }
-    };
+    const write = (round: string) => writeManyModules(dir, 'src', many, round);
     await write('first');
     const owner = serve(dir, db);
     await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 60_000);

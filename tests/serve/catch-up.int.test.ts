@@ -1,11 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/client.js';
 import { IpcUnavailableError } from '../../src/ipc/errors.js';
 import { EMBECODE_CLI, isRoleEvent, ServeChild } from '../../src/tester/serve/serve-child.js';
-import { makeDemoProject } from '../support/demo-project.js';
+import { makeDemoProject, writeManyModules } from '../support/demo-project.js';
 import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
 
 /**
@@ -102,16 +102,7 @@ describe('embecode index while embecode serve owns the project', () => {
     const { dir, db } = await setUp();
     // Enough files that a catch-up of all of them is still running when SIGTERM lands.
     const many = 300;
-    const write = async (round: string) => {
-      for (let i = 0; i < many; i++) {
-        const path = join(dir, `gen/m${i}.ts`);
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(
-          path,
-          `export function gen${i}${round}(a: number): number {\n  return a * ${i};\n}\n`,
-        );
-      }
-    };
+    const write = (round: string) => writeManyModules(dir, 'gen', many, round);
     await write('first');
     const owner = serve(dir, db);
     await owner.waitEvent('first catch-up', (e) => e.event === 'indexed' && e.reason === 'start', 0, 60_000);

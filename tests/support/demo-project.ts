@@ -34,3 +34,23 @@ export async function makeDemoProject(prefix: string): Promise<string> {
   }
   return dir;
 }
+
+/**
+ * Writes `count` one-function modules `<subdir>/m<i>.ts` into `dir`, each naming `round` in its
+ * function, so that a second round changes every file: enough work that a catch-up of all of them
+ * is still running when a test stops the process doing it.
+ */
+export async function writeManyModules(
+  dir: string,
+  subdir: string,
+  count: number,
+  round: string,
+): Promise<void> {
+  await mkdir(join(dir, subdir), { recursive: true });
+  for (let i = 0; i < count; i++) {
+    await writeFile(
+      join(dir, subdir, `m${i}.ts`),
+      `export function gen${i}${round}(a: number): number {\n  return a * ${i};\n}\n`,
+    );
+  }
+}
