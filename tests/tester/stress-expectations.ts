@@ -34,9 +34,11 @@ export function removeArtifact(summary: StressSummary): void {
 
 /** The shape of a trace, without timings and temp paths, to compare a run with its replay. */
 export function traceShape(summary: StressSummary): string[] {
-  return (summary.counterexample?.steps ?? []).map(
-    (s) => `${s.actor}.${s.op}(${JSON.stringify(s.args)}) ${s.ok ? 'ok' : 'error'}`,
-  );
+  // Sorted: steps of a parallel batch are listed as they finished, which is a race, and a report
+  // step carries no start time to tell them from sequential ones.
+  return (summary.counterexample?.steps ?? [])
+    .map((s) => `${s.actor}.${s.op}(${JSON.stringify(s.args)}) ${s.ok ? 'ok' : 'error'}`)
+    .sort();
 }
 
 /**
