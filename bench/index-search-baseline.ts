@@ -183,7 +183,7 @@ async function indexOnce(
     const cpu = process.cpuUsage(cpuBefore);
     return { chunks: report.chunks, wall, cpu: (cpu.user + cpu.system) / 1e6 };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -226,7 +226,7 @@ async function searchSideBySide(
     }
     return result;
   } finally {
-    for (const { db } of opened) db.close();
+    for (const { db } of opened) await db.close();
   }
 }
 

@@ -73,7 +73,7 @@ export async function indexSearch(): Promise<void> {
         });
         ownerRows = await measure(`${chunks} chunks, owner`, owner, embedder, repo, queryCount);
       } finally {
-        owner.close();
+        await owner.close();
       }
       const reader = await Database.open(dbPath, { mode: 'reader' });
       try {
@@ -82,7 +82,7 @@ export async function indexSearch(): Promise<void> {
           ...(await measure(`${chunks} chunks, reader`, reader, embedder, repo, queryCount)),
         );
       } finally {
-        reader.close();
+        await reader.close();
       }
     } finally {
       await rm(base, { recursive: true, force: true });

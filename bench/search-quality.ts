@@ -95,7 +95,7 @@ async function withIndex<T>(
       }
       return await use(new Searcher(db, embedder));
     } finally {
-      db.close();
+      await db.close();
     }
   } finally {
     await rm(base, { recursive: true, force: true });

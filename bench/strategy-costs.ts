@@ -177,7 +177,7 @@ async function measure(name: string, data: Corpus, embedder: Embedder, base: str
       data.queries,
       SEARCHES,
     );
-    db.close();
+    await db.close();
 
     return {
       strategy: name,

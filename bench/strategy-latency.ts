@@ -101,7 +101,7 @@ export async function strategyLatency(): Promise<void> {
           );
         }
       } finally {
-        db.close();
+        await db.close();
       }
       await request('acquire');
     }
@@ -194,7 +194,7 @@ async function pairedInOneProcess(dbPath: string, dir: string, queries: readonly
   } finally {
     await reader.close();
     await server.close();
-    db.close();
+    await db.close();
   }
 }
 

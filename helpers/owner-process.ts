@@ -183,12 +183,12 @@ async function openIndex(args: OwnerArgs): Promise<Held> {
       return {
         async close() {
           await server.close();
-          db.close();
+          await db.close();
         },
       };
     }
   } catch (error) {
-    db.close();
+    await db.close();
     throw error;
   }
   return db;

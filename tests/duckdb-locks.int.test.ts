@@ -16,8 +16,8 @@ import { makeTempDir, removeTempDirs } from './support/temp-dir.js';
  */
 
 /** Everything this file opens in its own process, closed in afterEach even when a test fails. */
-const opened: { closeSync(): void }[] = [];
-function track<T extends { closeSync(): void }>(thing: T): T {
+const opened: { closeSync(): void | Promise<void> }[] = [];
+function track<T extends { closeSync(): void | Promise<void> }>(thing: T): T {
   opened.push(thing);
   return thing;
 }
@@ -28,7 +28,7 @@ function trackDb(db: Database): Database {
 
 afterEach(async () => {
   // Connections before instances: closing an instance first would keep its lock (see below).
-  for (const thing of opened.splice(0).reverse()) thing.closeSync();
+  for (const thing of opened.splice(0).reverse()) await thing.closeSync();
   await stopAllOwners();
   await removeTempDirs();
 });
@@ -139,7 +139,7 @@ describe('hypothesis C: when the lock goes', () => {
     const { dbPath } = await buildIndex(await makeTempDir());
     const db = trackDb(await Database.open(dbPath, { mode: 'owner' }));
     expect(await probeOpen(dbPath)).toMatchObject({ opened: false });
-    db.close();
+    await db.close();
     expect(await probeOpen(dbPath)).toMatchObject({ opened: true });
   });
 
@@ -162,7 +162,7 @@ describe('hypothesis C: when the lock goes', () => {
     expectEmbecodeLocked(error, reader.pid);
     expect((error as Error).message).toContain('you would be able to open this database in read-only mode');
     expect(await reader.stop()).toMatchObject({ exitCode: 0 });
-    trackDb(await Database.open(dbPath, { mode: 'owner' })).close();
+    await trackDb(await Database.open(dbPath, { mode: 'owner' })).close();
   });
 
   test('after an owner crash, a READ_ONLY open sees the rows it committed to the WAL', async () => {
@@ -188,7 +188,7 @@ describe('hypothesis C: when the lock goes', () => {
     // ...and the next read-write open replays it into the main file.
     const db = trackDb(await Database.open(dbPath, { mode: 'owner' }));
     expect((await db.stats()).files).toBe(4);
-    db.close();
+    await db.close();
     expect(existsSync(walPath)).toBe(false);
     expect((await searchReadOnly(dbPath, PROFILE_QUERIES)).bm25[0]?.path).toBe('src/user-profile.ts');
   });

@@ -309,7 +309,7 @@ async function indexDirectly(
       movedAside,
     };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -399,7 +399,7 @@ async function searchCommand(query: string, opts: SearchOpts): Promise<number> {
           ? []
           : await new Searcher(db, embedder).search(query, searchOptions);
       } finally {
-        db.close();
+        await db.close();
       }
     },
   });
@@ -492,7 +492,7 @@ async function statusCommand(opts: { db?: string; dir: string; json?: boolean })
         try {
           return await db.stats();
         } finally {
-          db.close();
+          await db.close();
         }
       },
     },

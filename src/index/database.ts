@@ -21,6 +21,7 @@ import { EmbecodeError } from '../errors.js';
 import { classifyDuckDBError, messageOf } from './duckdb-errors.js';
 import { REQUIRED_TABLES, SCHEMA_VERSION, schemaStatements } from './schema.js';
 import { SerialQueue } from './serial-queue.js';
+import { attach } from './shared-instance.js';
 import type { IndexStats, PreparedFile } from './types.js';
 import {
   type CachedChunk,
@@ -63,8 +64,6 @@ const APPEND_BATCH = 2048;
 /** Owner read-write, nobody else: the index and its WAL hold the project's source. */
 export const PRIVATE_FILE_MODE = 0o600;
 const DEFAULT_DIMENSIONS = 384;
-/** Name of the index database in an instance that ATTACHes it. */
-const ATTACHED = 'idx';
 /**
  * Rows per row group when the owner writes (DuckDB's default: 122,880). DuckDB skips row groups by
  * their min/max statistics, and postings are appended sorted by term within each write batch: with
@@ -107,8 +106,8 @@ export interface VectorCacheView {
  * statements that must agree goes through `snapshot`: one read transaction, plus the vector cache
  * as of that transaction's state.
  *
- * `close()` closes both connections and then the instance: only then does DuckDB drop its OS lock
- * (closing the instance with a connection still open keeps the lock).
+ * `close()` closes the connections and then the instance, or DETACHes the file from the process's
+ * shared instance (shared-instance.ts): only then does DuckDB drop its OS lock.
  */
 /** How often a cancelled snapshot interrupts its connection again, until its task gives up. */
 const INTERRUPT_REPEAT_MS = 20;
@@ -118,10 +117,12 @@ export class Database {
   readonly mode: AccessMode;
   readonly dimensions: number;
   readonly embedder: string;
-  private instance: DuckDBInstance | undefined;
+  /** Closes what `openInstance` opened (the connections first); undefined once closed. */
+  private release: (() => Promise<void>) | undefined;
+  /** CHECKPOINT with the ATTACHed alias: a bare CHECKPOINT targets the instance's default database. */
+  private checkpointSql = 'CHECKPOINT';
   private writeConn: DuckDBConnection | undefined;
   private readConn: DuckDBConnection | undefined;
-  private attached = false;
   private readonly writeQueue = new SerialQueue();
   private readonly readQueue = new SerialQueue();
   /**
@@ -158,7 +159,7 @@ export class Database {
       try {
         await db.verify();
       } catch (error) {
-        db.close();
+        await db.close();
         throw error;
       }
     }
@@ -166,9 +167,11 @@ export class Database {
   }
 
   private static async openUnverified(path: string, options: OpenOptions): Promise<Database> {
-    const { instance, connections, attached } = await openInstance(path, options);
+    const opened = await openInstance(path, options);
+    const { connections } = opened;
     try {
-      const [first, second] = connections as [DuckDBConnection, DuckDBConnection];
+      // The owner reads and writes on connections of their own; a reader needs only the first.
+      const [first, second] = connections as [DuckDBConnection, DuckDBConnection | undefined];
       const meta = await readMeta(first, path);
       if (options.mode === 'owner') {
         const dimensions = meta.dimensions ?? options.dimensions ?? DEFAULT_DIMENSIONS;
@@ -185,7 +188,7 @@ export class Database {
           'CREATE TEMP TABLE IF NOT EXISTS staged_postings (chunk_id BIGINT, terms VARCHAR, tfs VARCHAR)',
         );
         const db = new Database(path, 'owner', dimensions, embedder);
-        db.attach(instance, first, second, attached);
+        db.attach(opened, first, second as DuckDBConnection);
         db.keepPrivate();
         const next = await nextChunkId(first);
         db.nextChunkId = next.id;
@@ -200,20 +203,17 @@ export class Database {
         );
       }
       const db = new Database(path, 'reader', meta.dimensions, meta.embedder ?? 'unknown');
-      // A reader needs one connection; an unused second one would keep the OS lock after close().
-      second.closeSync();
-      db.attach(instance, undefined, first, attached);
+      db.attach(opened, undefined, first);
       db.cacheVectors = options.cacheVectors ?? false;
       return db;
     } catch (error) {
-      for (const conn of connections) conn.closeSync();
-      instance.closeSync();
+      await opened.close().catch(() => undefined);
       throw error instanceof EmbecodeError ? error : translateOpenError(error, path);
     }
   }
 
   get isOpen(): boolean {
-    return this.instance !== undefined;
+    return this.release !== undefined;
   }
 
   /** Runs `task` on the read connection, after every earlier read has finished. */
@@ -365,8 +365,7 @@ export class Database {
   checkpoint(): Promise<void> {
     return this.writeQueue
       .run(async () => {
-        // A bare CHECKPOINT would target the in-memory default database when the file is ATTACHed.
-        await this.connection('write').run(this.attached ? `CHECKPOINT ${ATTACHED}` : 'CHECKPOINT');
+        await this.connection('write').run(this.checkpointSql);
       })
       .catch(this.rethrowDamage);
   }
@@ -403,7 +402,7 @@ export class Database {
    * until it is done, so the copy starts from the committed state and then follows every write.
    */
   vectorCache(): Promise<VectorCache> | undefined {
-    if (!this.cacheVectors || this.instance === undefined) return undefined;
+    if (!this.cacheVectors || this.release === undefined) return undefined;
     if (this.cache === undefined) {
       const generation = ++this.cacheGeneration;
       const load = async () => {
@@ -425,17 +424,18 @@ export class Database {
   }
 
   /**
-   * Closes every connection, then the instance, so the OS lock is gone when this returns.
-   * Safe to call twice. Pending queued work is not awaited: call it when no operation is running.
+   * Closes every connection, then the instance (or DETACHes the file from the process's shared
+   * instance, see shared-instance.ts), so the OS lock is gone when this resolves. The index counts
+   * as closed at once (isOpen is false, every later operation fails as closed). Safe to call twice.
+   * Pending queued work is not awaited: call it when no operation is running.
    */
-  close(): void {
-    this.writeConn?.closeSync();
-    this.readConn?.closeSync();
-    this.instance?.closeSync();
+  async close(): Promise<void> {
+    const release = this.release;
+    this.release = undefined;
     this.writeConn = undefined;
     this.readConn = undefined;
-    this.instance = undefined;
     this.dropCache();
+    await release?.();
   }
 
   /**
@@ -461,21 +461,20 @@ export class Database {
   }
 
   private attach(
-    instance: DuckDBInstance,
+    opened: OpenedInstance,
     write: DuckDBConnection | undefined,
     read: DuckDBConnection | undefined,
-    attached: boolean,
   ) {
-    this.instance = instance;
+    this.release = opened.close;
+    this.checkpointSql = opened.checkpointSql;
     this.writeConn = write;
     this.readConn = read;
-    this.attached = attached;
   }
 
   private connection(which: 'read' | 'write'): DuckDBConnection {
     const conn = which === 'read' ? this.readConn : this.writeConn;
     if (conn !== undefined) return conn;
-    if (this.instance === undefined) {
+    if (this.release === undefined) {
       throw new EmbecodeError(
         'usage',
         `index ${this.path} is closed in process ${process.pid}; open it again first`,
@@ -689,44 +688,62 @@ async function deleteRows(
   return removed;
 }
 
-async function openInstance(
-  path: string,
-  options: OpenOptions,
-): Promise<{ instance: DuckDBInstance; connections: DuckDBConnection[]; attached: boolean }> {
+/** The owner reads and writes on a connection each; a reader reads on one (a second, unused, would only cost). */
+function connectionsFor(mode: AccessMode): number {
+  return mode === 'owner' ? 2 : 1;
+}
+
+/** What openInstance opened: two connections on the index, and how to close them and let go of the file. */
+interface OpenedInstance {
+  readonly connections: DuckDBConnection[];
+  readonly close: () => Promise<void>;
+  readonly checkpointSql: string;
+}
+
+async function openInstance(path: string, options: OpenOptions): Promise<OpenedInstance> {
   if (options.mode === 'reader' && !existsSync(path)) {
     throw new EmbecodeError('missing', `no index at ${path}; run \`embecode index\` first (or pass --db)`);
   }
   const via = options.openVia ?? (options.mode === 'owner' ? 'attach' : 'options');
+  if (via === 'attach') {
+    try {
+      const attachment = await attach(
+        path,
+        options.mode === 'reader' ? 'READ_ONLY' : `ROW_GROUP_SIZE ${ROW_GROUP_SIZE}`,
+        connectionsFor(options.mode),
+      );
+      return {
+        connections: attachment.connections,
+        close: attachment.detach,
+        checkpointSql: `CHECKPOINT ${attachment.alias}`,
+      };
+    } catch (error) {
+      throw translateOpenError(error, path);
+    }
+  }
   let instance: DuckDBInstance;
   try {
-    if (via === 'attach') {
-      instance = await DuckDBInstance.create(':memory:');
-    } else {
-      instance = await DuckDBInstance.create(
-        path,
-        options.mode === 'reader' ? { access_mode: 'READ_ONLY' } : {},
-      );
-    }
+    instance = await DuckDBInstance.create(
+      path,
+      options.mode === 'reader' ? { access_mode: 'READ_ONLY' } : {},
+    );
   } catch (error) {
     throw translateOpenError(error, path);
   }
   const connections: DuckDBConnection[] = [];
-  try {
-    connections.push(await DuckDBConnection.create(instance));
-    if (via === 'attach') {
-      const attachOptions = options.mode === 'reader' ? 'READ_ONLY' : `ROW_GROUP_SIZE ${ROW_GROUP_SIZE}`;
-      const first = connections[0] as DuckDBConnection;
-      await first.run(`ATTACH '${path.replaceAll("'", "''")}' AS ${ATTACHED} (${attachOptions})`);
-      await first.run(`USE ${ATTACHED}`);
-    }
-    connections.push(await DuckDBConnection.create(instance));
-    if (via === 'attach') await (connections[1] as DuckDBConnection).run(`USE ${ATTACHED}`);
-  } catch (error) {
+  // Connections first: an instance closed with a connection still open keeps the lock.
+  const close = async (): Promise<void> => {
     for (const conn of connections) conn.closeSync();
     instance.closeSync();
+  };
+  try {
+    for (let i = 0; i < connectionsFor(options.mode); i++)
+      connections.push(await DuckDBConnection.create(instance));
+  } catch (error) {
+    await close();
     throw translateOpenError(error, path);
   }
-  return { instance, connections, attached: via === 'attach' };
+  return { connections, close, checkpointSql: 'CHECKPOINT' };
 }
 
 interface Meta {
@@ -809,7 +826,11 @@ export function translateOpenError(error: unknown, path: string): EmbecodeError 
   switch (classified.kind) {
     case 'locked': {
       const holder =
-        classified.holderPid === undefined ? 'another process' : `process ${classified.holderPid}`;
+        classified.holderPid === undefined
+          ? 'another process'
+          : classified.holderPid === process.pid
+            ? `this same process (${process.pid}), which has it open already`
+            : `process ${classified.holderPid}`;
       return new EmbecodeError(
         'locked',
         `index ${path} is locked by ${holder}; stop it, or search through it with \`embecode serve\` (DuckDB: ${classified.message})`,

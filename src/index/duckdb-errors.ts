@@ -25,6 +25,8 @@ export interface ClassifiedDuckDBError {
 
 const LOCK_CONFLICT = /Could not set lock on file .*Conflicting lock is held in .*?\(PID (\d+)\)/s;
 const LOCK_CONFLICT_NO_PID = /Could not set lock on file|Conflicting lock is held/;
+/** One instance refuses a second ATTACH of a file it has attached (shared-instance.ts): this process holds it. */
+const ATTACHED_HERE = /Unique file handle conflict/;
 const NOT_A_DATABASE = /not a valid DuckDB database file/;
 const DAMAGED = /Corrupt database file|checksum .* does not match/;
 const MISSING = /in read-only mode: database does not exist/;
@@ -41,6 +43,7 @@ export function classifyDuckDBError(error: unknown): ClassifiedDuckDBError {
   const lock = LOCK_CONFLICT.exec(message);
   if (lock?.[1] !== undefined) return { kind: 'locked', message, holderPid: Number(lock[1]) };
   if (LOCK_CONFLICT_NO_PID.test(message)) return { kind: 'locked', message };
+  if (ATTACHED_HERE.test(message)) return { kind: 'locked', message, holderPid: process.pid };
   if (NOT_A_DATABASE.test(message)) return { kind: 'corrupt', message, damage: 'not-a-database' };
   if (DAMAGED.test(message)) return { kind: 'corrupt', message, damage: 'damaged' };
   if (MISSING.test(message)) return { kind: 'missing', message };
@@ -48,6 +51,16 @@ export function classifyDuckDBError(error: unknown): ClassifiedDuckDBError {
   if (CATALOG.test(message)) return { kind: 'catalog', message };
   if (IO.test(message)) return { kind: 'io', message };
   return { kind: 'other', message };
+}
+
+const INVALIDATED = /database has been invalidated/;
+
+/**
+ * Whether DuckDB refuses because an earlier fatal error invalidated the whole instance: nothing run
+ * on it will work again, so the instance must be replaced (shared-instance.ts).
+ */
+export function isInstanceInvalidated(error: unknown): boolean {
+  return INVALIDATED.test(messageOf(error));
 }
 
 export function isLockConflict(error: unknown): boolean {

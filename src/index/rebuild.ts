@@ -67,7 +67,7 @@ async function hasDuckDBMagic(path: string): Promise<boolean> {
 async function assertNotHeldAndOurs(dbPath: string): Promise<void> {
   try {
     const db = await Database.open(dbPath, { mode: 'reader' });
-    db.close();
+    await db.close();
   } catch (error) {
     if (error instanceof EmbecodeError && (error.kind === 'locked' || error.kind === 'usage')) throw error;
   }

@@ -298,7 +298,9 @@ function closeShared(shared: SharedRead): void {
   shared.watcher = undefined;
   const db = shared.db;
   shared.db = undefined;
-  db?.close();
+  // A reader opens with its own instance (openVia 'options'): its close lets go of the file before
+  // it returns, so callers that must not wait (a writer about to open the file) need not.
+  void db?.close();
 }
 
 /** Closes the handle if no search runs on it; true when it is closed (or was). */
@@ -566,7 +568,7 @@ export class HandoffOwner implements OwnerSide {
       try {
         return await body(db);
       } finally {
-        db.close();
+        await db.close();
       }
     } finally {
       localWriters.delete(key);

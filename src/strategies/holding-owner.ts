@@ -27,7 +27,7 @@ export class HoldingOwner implements OwnerSide {
   async release(): Promise<void> {
     const db = this.db;
     this.db = undefined;
-    db?.close();
+    await db?.close();
   }
 
   write(files: readonly PreparedFile[]): Promise<void> {

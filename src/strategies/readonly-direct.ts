@@ -37,7 +37,7 @@ export class DirectReader implements ReaderSide {
     const db = this.db;
     this.db = undefined;
     this.searcher = undefined;
-    db?.close();
+    await db?.close();
   }
 
   search(query: string, options: SearchOptions): Promise<SearchResult[]> {

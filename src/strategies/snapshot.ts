@@ -476,7 +476,7 @@ export class SnapshotReader implements ReaderSide {
     this.held = undefined;
     if (held !== undefined) {
       held.retired = true;
-      if (held.refs === 0) held.db.close();
+      if (held.refs === 0) void held.db.close();
     }
   }
 
@@ -515,7 +515,7 @@ export class SnapshotReader implements ReaderSide {
     const fresh = await this.openNewest(target, held?.seq ?? -1);
     if (held !== undefined) {
       held.retired = true;
-      if (held.refs === 0) held.db.close();
+      if (held.refs === 0) void held.db.close();
     }
     this.held = fresh;
     return fresh;
@@ -556,7 +556,7 @@ export class SnapshotReader implements ReaderSide {
 
   private drop(handle: OpenSnapshot): void {
     handle.refs--;
-    if (handle.refs === 0 && handle.retired) handle.db.close();
+    if (handle.refs === 0 && handle.retired) void handle.db.close();
   }
 }
 

@@ -20,7 +20,7 @@ export async function createEmptyIndex(path: string, embedder: Embedder): Promis
     embedder: embedder.name,
     cacheVectors: false,
   });
-  db.close();
+  await db.close();
   // A clean close checkpoints: a WAL left here would not be copied, and the copy would lack the schema.
   if (existsSync(`${path}.wal`)) {
     throw new SetupError(`the empty index ${path} kept a WAL after its close; runs cannot start from it`);

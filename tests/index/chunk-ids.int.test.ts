@@ -13,7 +13,7 @@ const dist = (file: string) => pathToFileURL(resolve('dist/src/index', file)).hr
 const opened: Database[] = [];
 
 afterEach(async () => {
-  for (const db of opened.splice(0)) db.close();
+  for (const db of opened.splice(0)) await db.close();
   await removeTempDirs();
 });
 

@@ -13,7 +13,7 @@ const embedder = new HashingEmbedder({ dimensions: 64 });
 const opened: Database[] = [];
 
 afterEach(async () => {
-  for (const db of opened.splice(0)) db.close();
+  for (const db of opened.splice(0)) await db.close();
   await removeTempDirs();
 });
 
@@ -126,9 +126,9 @@ describe('Database', () => {
     const first = await open(path);
     await first.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
     await first.checkpoint();
-    first.close();
+    await first.close();
     expect(first.isOpen).toBe(false);
-    first.close(); // twice is fine
+    await first.close(); // twice is fine
 
     const again = await open(path);
     expect(await again.stats()).toMatchObject({ files: 1, chunks: 2, dimensions: 64 });
@@ -143,7 +143,7 @@ describe('Database', () => {
     await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
     const used = await chunkIds(db);
     await db.deleteFiles(['src/alpha.ts']);
-    db.close();
+    await db.close();
     db = await open(path);
     await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
     const fresh = await chunkIds(db, 'beta.py');
@@ -157,11 +157,11 @@ describe('Database', () => {
     await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
     await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
     const used = await chunkIds(db);
-    db.close();
+    await db.close();
     db = await open(path);
     await db.deleteFiles(['src/alpha.ts']); // the chunks holding the highest ids
     await db.checkpoint();
-    db.close();
+    await db.close();
     db = await open(path);
     await db.upsertFiles([await prepareFile('src/gamma.ts', 'export const gamma = 3;\n', embedder)]);
     expect(Math.min(...(await chunkIds(db, 'src/gamma.ts')))).toBeGreaterThan(Math.max(...used));
@@ -173,7 +173,7 @@ describe('Database', () => {
     await db.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
     const bad = await prepareFile('bad.ts', 'const bad = 1;', new HashingEmbedder({ dimensions: 8 }));
     await expectError(db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder), bad]), 'usage');
-    db.close();
+    await db.close();
     db = await open(path);
     await db.upsertFiles([await prepareFile('src/alpha.ts', ALPHA, embedder)]);
     expect(await chunkIds(db)).toEqual([1, 2, 3]);
@@ -250,11 +250,11 @@ describe('Database', () => {
     const path = await dbPath();
     const owner = await open(path, 'owner', { openVia: 'options' });
     await owner.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
-    owner.close();
+    await owner.close();
     for (const openVia of ['options', 'attach'] as const) {
       const reader = await open(path, 'reader', { openVia });
       expect(await reader.stats()).toMatchObject({ files: 1, chunks: 1 });
-      reader.close();
+      await reader.close();
     }
   });
 
@@ -262,7 +262,7 @@ describe('Database', () => {
     const path = await dbPath();
     const owner = await open(path);
     await owner.upsertFiles([await prepareFile('beta.py', BETA, embedder)]);
-    owner.close();
+    await owner.close();
     const reader = await Database.open(path, { mode: 'reader' });
     opened.push(reader);
     expect(reader).toMatchObject({ mode: 'reader', dimensions: 64, embedder: embedder.name });
@@ -285,7 +285,7 @@ describe('Database', () => {
       'usage',
     );
     expect(await owner.stats()).toMatchObject({ files: 0, chunks: 0 });
-    owner.close();
+    await owner.close();
     const error = await expectError(Database.open(path, { mode: 'owner', dimensions: 128 }), 'usage');
     expect(error.message).toContain('64');
     expect(error.message).toContain('128');
@@ -329,7 +329,7 @@ describe('Database', () => {
     }
     await owner.upsertFiles(files);
     await owner.checkpoint();
-    owner.close();
+    await owner.close();
     const size = statSync(path).size;
     const handle = await fsOpen(path, 'r+');
     await handle.write(Buffer.alloc(64 * 1024, 0xa5), 0, 64 * 1024, Math.floor(size / 2));
@@ -361,7 +361,7 @@ describe('Database', () => {
 
   it('fails every call after close with a one-line usage error', async () => {
     const db = await open(await dbPath());
-    db.close();
+    await db.close();
     await expectError(db.stats(), 'usage');
     await expectError(db.fileHashes(), 'usage');
     await expectError(db.upsertFiles([]), 'usage');

@@ -17,10 +17,10 @@ import { makeTempDir, removeTempDirs } from '../support/temp-dir.js';
  * proof, since one open and close of the file here would drop them.
  */
 const embedder = new HashingEmbedder({ dimensions: 64 });
-const toClose: { close(): void }[] = [];
+const toClose: { close(): void | Promise<void> }[] = [];
 
 afterEach(async () => {
-  for (const item of toClose.splice(0).reverse()) item.close();
+  for (const item of toClose.splice(0).reverse()) await item.close();
   await removeTempDirs();
 });
 

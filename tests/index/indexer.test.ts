@@ -12,7 +12,7 @@ const embedder = new HashingEmbedder({ dimensions: 64 });
 const opened: Database[] = [];
 
 afterEach(async () => {
-  for (const db of opened.splice(0)) db.close();
+  for (const db of opened.splice(0)) await db.close();
   await removeTempDirs();
 });
 

@@ -18,7 +18,7 @@ const MODES: readonly SearchMode[] = ['vector', 'bm25', 'hybrid'];
 const opened: Database[] = [];
 
 afterEach(async () => {
-  for (const db of opened.splice(0)) db.close();
+  for (const db of opened.splice(0)) await db.close();
   await removeTempDirs();
 });
 
@@ -170,7 +170,7 @@ describe('Searcher', () => {
     for (const mode of MODES)
       for (const query of queries) fromCache.push(await searcher.search(query, { mode, topK: 5 }));
     expect((await owner.vectorCache())?.size).toBe((await owner.stats()).chunks);
-    owner.close();
+    await owner.close();
     const reader = await openReader(path);
     let i = 0;
     for (const mode of MODES) {

@@ -67,7 +67,7 @@ describe('handoff: regression traces', () => {
     const owner = new HandoffOwner(ctx);
     await owner.acquire();
     const db = await Database.open(ctx.dbPath, { mode: 'reader' });
-    db.close();
+    await db.close();
     const probe = await probeOpen(ctx.dbPath);
     expect(probe.opened, probe.opened ? '' : probe.exit.stderr).toBe(true);
     await owner.close();

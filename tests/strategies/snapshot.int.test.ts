@@ -153,7 +153,7 @@ describe('snapshot: publishing', () => {
     // A published copy is a complete index, with no WAL beside it.
     const copy = await Database.open(snaps.at(-1)?.path as string, { mode: 'reader' });
     expect((await copy.stats()).files).toBe(1);
-    copy.close();
+    await copy.close();
     expect(existsSync(`${snaps.at(-1)?.path}.wal`)).toBe(false);
     await owner.close();
     expect(existsSync(snapshotDir(ctx.workDir))).toBe(false);

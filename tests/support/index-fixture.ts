@@ -58,7 +58,7 @@ export async function buildIndex(dir: string): Promise<BuiltIndex> {
   try {
     await indexProject(projectDir, db, embedder);
   } finally {
-    db.close();
+    await db.close();
   }
   return { projectDir, dbPath };
 }
@@ -85,6 +85,6 @@ export async function searchReadOnly(
     const bm25 = await searcher.search(queries.bm25, { mode: 'bm25' });
     return { vector, bm25 };
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -46,13 +46,16 @@ export function expectEmbecodeLocked(error: unknown, holderPid: number): void {
  * The rejection of `promise`. If it resolves instead, `dispose` gets the value (an open that should
  * have failed must still be closed) and the test fails.
  */
-export async function rejectionOf<T>(promise: Promise<T>, dispose?: (value: T) => void): Promise<unknown> {
+export async function rejectionOf<T>(
+  promise: Promise<T>,
+  dispose?: (value: T) => void | Promise<void>,
+): Promise<unknown> {
   let value: T;
   try {
     value = await promise;
   } catch (error) {
     return error;
   }
-  dispose?.(value);
+  await dispose?.(value);
   throw new Error('expected a rejection, but the promise resolved');
 }

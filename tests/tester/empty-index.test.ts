@@ -26,7 +26,7 @@ describe('the empty index runs start from', () => {
         embedder: embedder.name,
       });
     } finally {
-      db.close();
+      await db.close();
     }
   });
 
@@ -46,13 +46,13 @@ describe('the empty index runs start from', () => {
       await owner.upsertFiles([await prepareFile('src/a.ts', 'export const alpha = 1;\n', embedder)]);
       expect((await owner.stats()).files).toBe(1);
     } finally {
-      owner.close();
+      await owner.close();
     }
     const other = await Database.open(second, { mode: 'reader' });
     try {
       expect((await other.stats()).files).toBe(0);
     } finally {
-      other.close();
+      await other.close();
     }
     expect(readFileSync(template).equals(before)).toBe(true);
   });

@@ -18,7 +18,7 @@ async function startIntruder(): Promise<IntruderClient> {
 async function closedIndex(): Promise<string> {
   const path = join(await makeTempDir('embecode-probe-hold-'), 'index.db');
   const db = await Database.open(path, { mode: 'owner', dimensions: 8, embedder: 'test' });
-  db.close();
+  await db.close();
   return path;
 }
 
