@@ -220,8 +220,8 @@ export const CATALOG: readonly Mutant[] = [
     description:
       'the handoff owner closes the index only when a write fails, so it keeps the lock after a good one',
     file: 'src/strategies/handoff.ts',
-    find: '} finally {\n        db.close();\n      }',
-    replace: '} catch (error) {\n        db.close();\n        throw error;\n      }',
+    find: '} finally {\n        await db.close();\n      }',
+    replace: '} catch (error) {\n        await db.close();\n        throw error;\n      }',
   },
 
   // --- embecode serve: election and takeover (run with `embecode-stress run --target serve`)
