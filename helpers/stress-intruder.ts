@@ -5,6 +5,9 @@
  * JSON-lines protocol of src/child-protocol/messages.ts with one op, `probe` (see
  * src/tester/intruder/types.ts). `--strategy` is only echoed in the hello, for traces.
  *
+ * It keeps one in-memory DuckDB instance and ATTACHes each probe's file to it under a new alias,
+ * DETACHing it before the reply, so a probe costs an attach, not a whole instance.
+ *
  * Each DuckDB step has a deadline. DuckDB calls cannot be cancelled, so on a missed deadline the
  * intruder replies with the error and exits: its process dying is the only sure way its lock goes.
  */
@@ -78,37 +81,120 @@ function probeArgs(args: unknown): ProbeArgs {
   return { path, access: access as IntruderAccess, prove: prove === true, holdMs: holdMs ?? 0 };
 }
 
-async function probe({ path, access, prove, holdMs = 0 }: ProbeArgs): Promise<ProbeResult> {
-  // DuckDB creates a missing file on a read-write open; a probe must leave no trace.
-  if (!existsSync(path)) return { gotIn: false, error: 'missing' };
-  let instance: DuckDBInstance;
+/**
+ * One in-memory DuckDB instance and one connection for the life of the child: creating an instance
+ * costs several times what ATTACH + DETACH of a file on an open one does. An in-memory instance
+ * holds no file, so between probes the child holds nothing.
+ */
+interface Session {
+  readonly instance: DuckDBInstance;
+  readonly conn: DuckDBConnection;
+}
+
+let session: Session | undefined;
+let probesSent = 0;
+
+async function currentSession(): Promise<Session> {
+  if (session !== undefined) return session;
+  const instance = await within('start', ':memory:', () =>
+    // Nothing is fetched at run time: a file that looks like another format is refused, not loaded.
+    DuckDBInstance.create(':memory:', {
+      autoload_known_extensions: 'false',
+      autoinstall_known_extensions: 'false',
+    }),
+  );
   try {
-    instance = await within('open', path, () => DuckDBInstance.create(path, { access_mode: access }));
+    const conn = await within('connect', ':memory:', () => instance.connect());
+    session = { instance, conn };
+    return session;
+  } catch (error) {
+    instance.closeSync();
+    throw error;
+  }
+}
+
+/**
+ * Closes the shared instance, connection first (an instance closed with a connection open keeps
+ * what it holds), which closes whatever it still had attached; the next probe starts a new one.
+ */
+function dropSession(): void {
+  const old = session;
+  session = undefined;
+  if (old === undefined) return;
+  try {
+    old.conn.closeSync();
+  } finally {
+    old.instance.closeSync();
+  }
+}
+
+/** DuckDB's word for an instance an error has left unusable: it must not serve another probe. */
+function invalidates(error: unknown): boolean {
+  return messageOf(error).includes('invalidated');
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Gives back what `alias` attached. DETACH returns once DuckDB has closed the file (1.4+), so the
+ * reply sent next finds no lock of this child on it. If DETACH fails, or the instance is invalidated,
+ * the whole instance is closed instead, which closes every file it had.
+ */
+async function release(conn: DuckDBConnection, alias: string, path: string, broken: boolean): Promise<void> {
+  if (broken) {
+    dropSession();
+    return;
+  }
+  try {
+    await within('close', path, () => conn.run(`DETACH DATABASE IF EXISTS ${alias}`));
   } catch (error) {
     if (error instanceof MissedDeadline) throw error;
+    dropSession();
+  }
+}
+
+async function probe({ path, access, prove, holdMs = 0 }: ProbeArgs): Promise<ProbeResult> {
+  // DuckDB creates a missing file on a read-write attach; a probe must leave no trace.
+  if (!existsSync(path)) return { gotIn: false, error: 'missing' };
+  const { conn } = await currentSession();
+  // A new alias for every probe: one a failed probe left behind can never clash with the next.
+  probesSent += 1;
+  const alias = `intruder_${probesSent}`;
+  const sql = async (step: string, text: string) =>
+    (await within(step, path, () => conn.runAndReadAll(text))).getRows();
+  try {
+    await sql('open', `ATTACH ${sqlString(path)} AS ${alias}${access === 'READ_ONLY' ? ' (READ_ONLY)' : ''}`);
+  } catch (error) {
+    if (error instanceof MissedDeadline) throw error;
+    // A refused ATTACH attaches nothing; IF EXISTS makes sure of it.
+    await release(conn, alias, path, invalidates(error));
     return { gotIn: false, error: messageOf(error) };
   }
   const did: string[] = [`opened ${access}`];
-  let conn: DuckDBConnection | undefined;
+  let broken = false;
   try {
-    conn = await within('connect', path, () => instance.connect());
-    const c = conn;
-    const sql = async (step: string, text: string) =>
-      (await within(step, path, () => c.runAndReadAll(text))).getRows();
     const tables = (
-      await sql('list tables', 'SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1')
+      await sql(
+        'list tables',
+        `SELECT table_name FROM duckdb_tables() WHERE NOT internal AND database_name = '${alias}' ORDER BY 1`,
+      )
     ).map((row) => String(row[0]));
     did.push(`tables: ${tables.join(', ') || '(none)'}`);
     if (tables.includes('chunks')) {
-      const rows = await sql('count chunks', 'SELECT count(*) FROM chunks');
+      const rows = await sql('count chunks', `SELECT count(*) FROM ${alias}.chunks`);
       did.push(`chunks: ${String(rows[0]?.[0])} rows`);
     }
     if (prove === true && access === 'READ_WRITE') {
-      await sql('create', 'CREATE TABLE IF NOT EXISTS intruder_probe (pid INTEGER, probed_at TIMESTAMP)');
+      await sql(
+        'create',
+        `CREATE TABLE IF NOT EXISTS ${alias}.intruder_probe (pid INTEGER, probed_at TIMESTAMP)`,
+      );
       did.push('created table intruder_probe');
-      await sql('insert', `INSERT INTO intruder_probe VALUES (${process.pid}, current_timestamp)`);
+      await sql('insert', `INSERT INTO ${alias}.intruder_probe VALUES (${process.pid}, current_timestamp)`);
       did.push('inserted 1 row');
-      await sql('checkpoint', 'CHECKPOINT');
+      await sql('checkpoint', `CHECKPOINT ${alias}`);
       did.push('checkpointed');
     }
     if (holdMs > 0) {
@@ -117,13 +203,11 @@ async function probe({ path, access, prove, holdMs = 0 }: ProbeArgs): Promise<Pr
     }
   } catch (error) {
     if (error instanceof MissedDeadline) throw error;
+    broken = invalidates(error);
     // It got in; what failed afterwards is part of what it did, not a refusal.
     did.push(`failed: ${messageOf(error)}`);
-  } finally {
-    // Connections first: an instance closed with a connection open keeps the lock.
-    conn?.closeSync();
-    instance.closeSync();
   }
+  await release(conn, alias, path, broken);
   did.push('closed');
   return { gotIn: true, did };
 }
