@@ -57,6 +57,10 @@ export interface BatchStream {
  * that every reader opening meanwhile must ride out (retry), as it must the owner's.
  */
 export interface IntruderTiming {
+  /**
+   * At most this long: once everything else in the batch has settled, a later probe would meet
+   * nothing a probe now does not, so it goes at once (waiting longer only costs the run time).
+   */
   readonly delayMs: number;
   readonly holdMs: number;
   /**
@@ -154,6 +158,12 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       i === 0 ? racingRequest(model, s.spec, write) : resolveSearch(model, s.spec),
     );
     let ownerDone = false;
+    // Resolved once the owner step, the searches and the stream have all settled: from then on an
+    // intruder's probe races nothing, so it need not wait out the rest of its start delay.
+    let othersDone: () => void = () => {};
+    const othersSettled = new Promise<void>((resolve) => {
+      othersDone = resolve;
+    });
     const probe = async (): Promise<StepEvent[]> => {
       const access = this.intruder;
       if (access === null || world.intruder === undefined) return [];
@@ -161,7 +171,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
       // A release in the batch may free the index before the probe: then nothing is promised.
       const holds = model.ownerHolds && this.owner.op !== 'release';
       const timing = this.intruderTiming;
-      if (timing !== null && timing.delayMs > 0) await sleep(timing.delayMs);
+      if (timing !== null && timing.delayMs > 0) await sleepUnless(timing.delayMs, othersSettled);
       const tried: StepEvent[] = [];
       for (;;) {
         const last = ownerDone;
@@ -214,6 +224,7 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
         }),
       ),
     ];
+    void Promise.allSettled([...tasks, streaming]).then(othersDone);
     // A reader open failing inside the batch fails it, once the whole batch has settled: nothing
     // of it goes on while the run is judged.
     const settled = await Promise.allSettled([...tasks, streaming, probed]);
@@ -322,6 +333,20 @@ export class ParallelBatch implements AsyncCommand<StressModel, StressWorld> {
     const delay = this.ownerDelayMs > 0 ? ` (owner after ${this.ownerDelayMs} ms)` : '';
     return `parallel(${owner}${delay} || ${searches}${intruder}${stream})`;
   }
+}
+
+/**
+ * Waits `ms`, or less: until `early` resolves, if it does first. The timer goes with it, so a batch
+ * that ends early leaves nothing pending.
+ */
+function sleepUnless(ms: number, early: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void early.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -101,6 +101,36 @@ describe('ParallelBatch with a waiting intruder', () => {
   });
 });
 
+describe('ParallelBatch with an intruder that starts late', () => {
+  it('ends its start delay once the rest of the batch has settled, and then probes once', async () => {
+    const probes: Probe[] = [];
+    const model = initialModel(1);
+    model.readersOpen[0] = true;
+    // A delay no test would wait out: the probe can only come from the batch having settled.
+    const late = new ParallelBatch({ op: 'checkpoint' }, [SEARCH], 0, 'READ_WRITE', null, {
+      delayMs: 600_000,
+      holdMs: 25,
+      retryMs: 5,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error('the intruder waited out its 600 s delay although the rest of the batch had settled'),
+          ),
+        10_000,
+      );
+    });
+    try {
+      await Promise.race([late.run(model, fakeWorld(1000, 30, probes)), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(probes).toEqual([{ holdMs: 25, at: 'after-owner-ack' }]);
+  });
+});
+
 /** A world that lists, in order, what the owner and the reader were asked to do. */
 function orderWorld(calls: string[]): StressWorld {
   const ok = (op: string) => ({ op, ok: true });
