@@ -19,9 +19,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { EmbecodeError } from '../src/errors.js';
 import { type AccessMode, Database, translateOpenError } from '../src/index/database.js';
+import { DuckDBConnection, DuckDBInstance } from '../src/index/duckdb-api.js';
 import { createDefaultEmbedder } from '../src/index/embedder.js';
 import { prepareFile } from '../src/index/prepare.js';
 import { Searcher } from '../src/index/search.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, lstat, readdir, realpath, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { EmbecodeError } from '../errors.js';
+import { DuckDBInstance } from '../index/duckdb-api.js';
 import { type ClassifiedDuckDBError, classifyDuckDBError } from '../index/duckdb-errors.js';
 import { onTerminate } from '../process/cleanup.js';
 import { pidAlive } from '../process/pid-alive.js';

@@ -1,3 +1,6 @@
+import { EmbecodeError } from '../errors.js';
+import type { Database } from './database.js';
+import { definitionBonus, queriedNames } from './definitions.js';
 import {
   ARRAY,
   arrayValue,
@@ -10,10 +13,7 @@ import {
   LIST,
   listValue,
   VARCHAR,
-} from '@duckdb/node-api';
-import { EmbecodeError } from '../errors.js';
-import type { Database } from './database.js';
-import { definitionBonus, queriedNames } from './definitions.js';
+} from './duckdb-api.js';
 import type { Embedder } from './embedder.js';
 import { tokenize } from './tokenizer.js';
 import type { SearchMode, SearchOptions, SearchResult } from './types.js';

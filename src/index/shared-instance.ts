@@ -1,4 +1,4 @@
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance } from './duckdb-api.js';
 import { isInstanceInvalidated } from './duckdb-errors.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -14,9 +14,10 @@ import { SerialQueue } from './serial-queue.js';
  * The lock is the same: ATTACH takes the file's fcntl lock as a `DuckDBInstance.create(path)` does,
  * and since DuckDB 1.4 DETACH closes the file (after its checkpoint) before it returns, so the lock
  * is gone when `detach` resolves (tests/index/shared-instance.int.test.ts proves both from another
- * process). One instance also means one process can no longer open the same file twice without
- * knowing: DuckDB refuses a second ATTACH of a path already attached, where two instances in one
- * process would both have opened it (fcntl locks never conflict within a process).
+ * process). One instance also means one process can no longer open the same file read-write twice
+ * without knowing: DuckDB refuses a second ATTACH of a path already attached, where two instances
+ * in one process would both have opened it (fcntl locks never conflict within a process). READ_ONLY
+ * opens of one file share one ATTACH instead, and the last one to close DETACHes it.
  */
 
 interface Shared {
@@ -67,8 +68,76 @@ async function discard(dead: Shared): Promise<void> {
 export interface Attachment {
   readonly alias: string;
   readonly connections: DuckDBConnection[];
-  /** Closes the connections and DETACHes the file: once this resolves, the process holds no lock on it. */
+  /**
+   * Closes the connections and, once no other Attachment of the file is left, DETACHes it: once
+   * this resolves after the last one, the process holds no lock on the file.
+   */
   detach(): Promise<void>;
+}
+
+/** One ATTACH of a file, and how many Attachments use it. */
+interface AttachedFile {
+  readonly file: Promise<{ readonly alias: string; readonly on: Shared }>;
+  users: number;
+}
+
+/**
+ * READ_ONLY files attached now, by path. DuckDB refuses to attach one file twice to an instance,
+ * but two readers of one file in a process are fine (two searches of one snapshot, say): they share
+ * the ATTACH, each with connections of its own. A read-write open is never shared: a second one
+ * of the same file in this process is refused (see the module comment).
+ */
+const readOnlyFiles = new Map<string, AttachedFile>();
+
+async function attachFile(path: string, options: string): Promise<{ alias: string; on: Shared }> {
+  const alias = `embecode_${process.pid}_${++aliases}`;
+  const sql = `ATTACH '${path.replaceAll("'", "''")}' AS ${alias} (${options})`;
+  const on = await current();
+  try {
+    await catalogChanges.run(() => on.admin.run(sql));
+    return { alias, on };
+  } catch (error) {
+    if (!isInstanceInvalidated(error)) throw error;
+    await discard(on);
+    const fresh = await current();
+    await catalogChanges.run(() => fresh.admin.run(sql));
+    return { alias, on: fresh };
+  }
+}
+
+async function detachFile({ alias, on }: { alias: string; on: Shared }): Promise<void> {
+  try {
+    await catalogChanges.run(() => on.admin.run(`DETACH ${alias}`));
+  } catch (error) {
+    if (!isInstanceInvalidated(error)) throw error;
+    await discard(on);
+  }
+}
+
+/** The ATTACH of `path` to use, taken (its user count raised) before any await, so no detach slips in between. */
+function take(path: string, options: string): AttachedFile {
+  const shareable = options === 'READ_ONLY';
+  const existing = shareable ? readOnlyFiles.get(path) : undefined;
+  if (existing !== undefined) {
+    existing.users++;
+    return existing;
+  }
+  const entry: AttachedFile = { file: attachFile(path, options), users: 1 };
+  if (shareable) {
+    readOnlyFiles.set(path, entry);
+    entry.file.catch(() => {
+      if (readOnlyFiles.get(path) === entry) readOnlyFiles.delete(path);
+    });
+  }
+  return entry;
+}
+
+/** Gives back one use of `entry`; the last one DETACHes the file. */
+async function giveBack(path: string, entry: AttachedFile): Promise<void> {
+  entry.users--;
+  if (entry.users > 0) return;
+  if (readOnlyFiles.get(path) === entry) readOnlyFiles.delete(path);
+  await detachFile(await entry.file);
 }
 
 /**
@@ -76,16 +145,13 @@ export interface Attachment {
  * connections whose default database is it. On failure nothing stays attached or open.
  */
 export async function attach(path: string, options: string, connections: number): Promise<Attachment> {
-  const alias = `embecode_${process.pid}_${++aliases}`;
-  const quoted = path.replaceAll("'", "''");
-  let target = await current();
+  const entry = take(path, options);
+  let attached: { alias: string; on: Shared };
   try {
-    await catalogChanges.run(() => target.admin.run(`ATTACH '${quoted}' AS ${alias} (${options})`));
+    attached = await entry.file;
   } catch (error) {
-    if (!isInstanceInvalidated(error)) throw error;
-    await discard(target);
-    target = await current();
-    await catalogChanges.run(() => target.admin.run(`ATTACH '${quoted}' AS ${alias} (${options})`));
+    entry.users--;
+    throw error;
   }
   const opened: DuckDBConnection[] = [];
   let detached = false;
@@ -93,22 +159,17 @@ export async function attach(path: string, options: string, connections: number)
     if (detached) return;
     detached = true;
     for (const conn of opened) conn.closeSync();
-    try {
-      await catalogChanges.run(() => target.admin.run(`DETACH ${alias}`));
-    } catch (error) {
-      if (!isInstanceInvalidated(error)) throw error;
-      await discard(target);
-    }
+    await giveBack(path, entry);
   };
   try {
     for (let i = 0; i < connections; i++) {
-      const conn = await DuckDBConnection.create(target.instance);
+      const conn = await DuckDBConnection.create(attached.on.instance);
       opened.push(conn);
-      await conn.run(`USE ${alias}`);
+      await conn.run(`USE ${attached.alias}`);
     }
   } catch (error) {
     await detach().catch(() => undefined);
     throw error;
   }
-  return { alias, connections: opened, detach };
+  return { alias: attached.alias, connections: opened, detach };
 }

@@ -1,4 +1,4 @@
-import { DuckDBArrayValue, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
+import { DuckDBArrayValue, type DuckDBConnection, type DuckDBDataChunk } from './duckdb-api.js';
 
 /**
  * Every embedding of an index, held in memory for brute-force vector search in JS.
@@ -117,6 +117,8 @@ export class VectorCache {
     }
     // Sized for what is there plus some room, so the load never regrows the columns.
     const cache = new VectorCache(dimensions, Math.max(INITIAL_CAPACITY, Math.ceil(rows * 1.25)));
+    // An empty index (every stress run starts as one) has nothing to join: the query costs ~2 ms.
+    if (rows === 0) return cache;
     const result = await conn.stream(
       'SELECT e.chunk_id, e.vec, c.path, c.start_line, c.end_line FROM embeddings e JOIN chunks c ON c.id = e.chunk_id',
     );

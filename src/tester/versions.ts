@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance } from '../index/duckdb-api.js';
 import { packageRoot } from '../process/children.js';
 
 export interface Versions {
