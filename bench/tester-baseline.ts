@@ -15,6 +15,11 @@ import { percentile } from './stats.js';
  *
  * CPU is the whole process tree's (the CLI and every child it waited for: /proc/self/stat's
  * cutime + cstime before and after), so the owner, reader and intruder children count.
+ *
+ * Each sample includes what a check pays once: starting its children (today's tester starts four,
+ * fc26f43's one) and its first runs' warm-up. BENCH_BASELINE_STEADY=1 also runs the first fifth
+ * of each sample's runs alone, same seed (so the same runs), and reports the cost of the rest
+ * from the difference: what each further run of a long check costs, the nightly's case.
  */
 export async function testerBaseline(
   baseTree = process.env.BENCH_BASELINE_TREE,
@@ -32,12 +37,16 @@ export async function testerBaseline(
     if (!existsSync(cliOf(tree))) throw new Error(`no built CLI at ${cliOf(tree)}; run npm run build there`);
   }
   const rows = { baseline: [] as Sample[], current: [] as Sample[] };
+  const heads = { baseline: [] as Sample[], current: [] as Sample[] };
+  const steady = process.env.BENCH_BASELINE_STEADY === '1';
+  const headRuns = Math.max(1, Math.floor(runs / 5));
   const loads: number[] = [loadavg()[0] ?? 0];
   for (let pair = 0; pair < pairs; pair++) {
     const seed = 60 + pair;
     const order = pair % 2 === 0 ? (['baseline', 'current'] as const) : (['current', 'baseline'] as const);
     for (const which of order) {
       rows[which].push(await runOnce(cliOf(trees[which]), strategy, runs, seed));
+      if (steady) heads[which].push(await runOnce(cliOf(trees[which]), strategy, headRuns, seed));
       loads.push(loadavg()[0] ?? 0);
     }
   }
@@ -60,6 +69,26 @@ export async function testerBaseline(
   ] as const) {
     console.log(
       `| ${name} | ${s.rates.map((r) => r.toFixed(2)).join(', ')} | ${s.rate.toFixed(2)} | ${s.cpu.map((c) => c.toFixed(0)).join(', ')} | ${s.cpuPerRun.toFixed(0)} |`,
+    );
+  }
+  if (steady) {
+    // Per run of runs headRuns+1..runs: the whole sample minus its head, pair by pair.
+    const rest = (which: 'baseline' | 'current') => {
+      const tails = rows[which].map((full, i) => ({
+        wallS: full.wallS - (heads[which][i]?.wallS ?? 0),
+        cpuS: full.cpuS - (heads[which][i]?.cpuS ?? 0),
+      }));
+      const n = runs - headRuns;
+      const mean = (ys: number[]) => ys.reduce((a, b) => a + b, 0) / ys.length;
+      return {
+        msPerRun: mean(tails.map((t) => (t.wallS * 1000) / n)),
+        cpuMsPerRun: mean(tails.map((t) => (t.cpuS * 1000) / n)),
+      };
+    };
+    const b = rest('baseline');
+    const c = rest('current');
+    console.log(
+      `steady state (runs ${headRuns + 1}-${runs}, start-up left out): baseline ${b.msPerRun.toFixed(0)} ms and ${b.cpuMsPerRun.toFixed(0)} ms CPU per run, current ${c.msPerRun.toFixed(0)} and ${c.cpuMsPerRun.toFixed(0)}: time per run ${(c.msPerRun / b.msPerRun).toFixed(2)}x, CPU per run ${(c.cpuMsPerRun / b.cpuMsPerRun).toFixed(2)}x`,
     );
   }
   const sortedLoads = [...loads].sort((a, b) => a - b);
