@@ -98,7 +98,9 @@ async function currentSession(): Promise<Session> {
   if (session !== undefined) return session;
   const instance = await within('start', ':memory:', () =>
     // Nothing is fetched at run time: a file that looks like another format is refused, not loaded.
+    // One thread: its probes read a few rows, and more threads would only cost it CPU.
     DuckDBInstance.create(':memory:', {
+      threads: '1',
       autoload_known_extensions: 'false',
       autoinstall_known_extensions: 'false',
     }),

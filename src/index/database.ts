@@ -22,6 +22,7 @@ import { classifyDuckDBError, messageOf } from './duckdb-errors.js';
 import { REQUIRED_TABLES, SCHEMA_VERSION, schemaStatements } from './schema.js';
 import { SerialQueue } from './serial-queue.js';
 import { attach } from './shared-instance.js';
+import { allThreadsSql, once, SMALL_INDEX_THREADS, spansRowGroups } from './threads.js';
 import type { IndexStats, PreparedFile } from './types.js';
 import {
   type CachedChunk,
@@ -139,6 +140,12 @@ export class Database {
   private cache: Promise<VectorCache> | undefined;
   private loaded: VectorCache | undefined;
   private cacheGeneration = 0;
+  /**
+   * At least the rows of the largest table (postings): DuckDB's estimate at open plus every posting
+   * appended since (deletes are not subtracted). Past one row group, the instance gets every core.
+   */
+  private largestTable = 0;
+  private useAllThreads: () => Promise<void> = async () => undefined;
 
   private constructor(path: string, mode: AccessMode, dimensions: number, embedder: string) {
     this.path = path;
@@ -173,6 +180,7 @@ export class Database {
       // The owner reads and writes on connections of their own; a reader needs only the first.
       const [first, second] = connections as [DuckDBConnection, DuckDBConnection | undefined];
       const meta = await readMeta(first, path);
+      if (spansRowGroups(meta.largestTable, ROW_GROUP_SIZE)) await opened.useAllThreads();
       if (options.mode === 'owner') {
         const dimensions = meta.dimensions ?? options.dimensions ?? DEFAULT_DIMENSIONS;
         if (options.dimensions !== undefined && options.dimensions !== dimensions) {
@@ -189,6 +197,7 @@ export class Database {
         );
         const db = new Database(path, 'owner', dimensions, embedder);
         db.attach(opened, first, second as DuckDBConnection);
+        db.largestTable = meta.largestTable;
         db.keepPrivate();
         const next = await nextChunkId(first);
         db.nextChunkId = next.id;
@@ -467,6 +476,7 @@ export class Database {
   ) {
     this.release = opened.close;
     this.checkpointSql = opened.checkpointSql;
+    this.useAllThreads = opened.useAllThreads;
     this.writeConn = write;
     this.readConn = read;
   }
@@ -516,6 +526,11 @@ export class Database {
               this.dropCache(); // reloaded from DuckDB by the next vector search
             }
           });
+          if (spansRowGroups(this.largestTable, ROW_GROUP_SIZE)) {
+            // The write has committed: a failure here only leaves searches on one thread, and the
+            // next write tries again.
+            await this.useAllThreads().catch(() => undefined);
+          }
         } catch (error) {
           this.nextChunkId = firstId;
           this.nextChunkIdStored = stored;
@@ -580,6 +595,7 @@ export class Database {
             tfs.push(tf);
           }
           stagedRows.push([id, terms.join(TERM_SEPARATOR), tfs.join(TERM_SEPARATOR)]);
+          this.largestTable += terms.length;
         }
       }
     }
@@ -698,6 +714,8 @@ interface OpenedInstance {
   readonly connections: DuckDBConnection[];
   readonly close: () => Promise<void>;
   readonly checkpointSql: string;
+  /** Gives the instance every core (threads.ts). */
+  readonly useAllThreads: () => Promise<void>;
 }
 
 async function openInstance(path: string, options: OpenOptions): Promise<OpenedInstance> {
@@ -716,6 +734,7 @@ async function openInstance(path: string, options: OpenOptions): Promise<OpenedI
         connections: attachment.connections,
         close: attachment.detach,
         checkpointSql: `CHECKPOINT ${attachment.alias}`,
+        useAllThreads: attachment.useAllThreads,
       };
     } catch (error) {
       throw translateOpenError(error, path);
@@ -723,10 +742,10 @@ async function openInstance(path: string, options: OpenOptions): Promise<OpenedI
   }
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(
-      path,
-      options.mode === 'reader' ? { access_mode: 'READ_ONLY' } : {},
-    );
+    instance = await DuckDBInstance.create(path, {
+      ...(options.mode === 'reader' ? { access_mode: 'READ_ONLY' } : {}),
+      threads: String(SMALL_INDEX_THREADS),
+    });
   } catch (error) {
     throw translateOpenError(error, path);
   }
@@ -743,22 +762,26 @@ async function openInstance(path: string, options: OpenOptions): Promise<OpenedI
     await close();
     throw translateOpenError(error, path);
   }
-  return { connections, close, checkpointSql: 'CHECKPOINT' };
+  const useAllThreads = once(() => (connections[0] as DuckDBConnection).run(allThreadsSql()));
+  return { connections, close, checkpointSql: 'CHECKPOINT', useAllThreads };
 }
 
 interface Meta {
   version?: string;
   dimensions?: number;
   embedder?: string;
+  /** Rows of its largest table, as DuckDB estimates them (0 for a new file). */
+  largestTable: number;
 }
 
 async function readMeta(conn: DuckDBConnection, path: string): Promise<Meta> {
   const tables = await conn.runAndReadAll(
     // duckdb_tables() rather than information_schema.tables: the same rows at half the cost (0.7 ms).
-    'SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = current_schema()',
+    'SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = current_schema()',
   );
   const names = new Set(tables.getRows().map((row) => String(row[0])));
-  if (names.size === 0) return {};
+  const largestTable = Math.max(0, ...tables.getRows().map((row) => Number(row[1] ?? 0)));
+  if (names.size === 0) return { largestTable };
   const missing = REQUIRED_TABLES.filter((t) => !names.has(t));
   if (missing.length > 0) {
     throw notAnIndex(
@@ -777,6 +800,7 @@ async function readMeta(conn: DuckDBConnection, path: string): Promise<Meta> {
   }
   const dims = meta.get('dimensions');
   return {
+    largestTable,
     ...(version === undefined ? {} : { version }),
     ...(dims === undefined ? {} : { dimensions: Number(dims) }),
     ...(meta.get('embedder') === undefined ? {} : { embedder: meta.get('embedder') as string }),

@@ -1,6 +1,7 @@
 import { DuckDBConnection, DuckDBInstance } from './duckdb-api.js';
 import { isInstanceInvalidated } from './duckdb-errors.js';
 import { SerialQueue } from './serial-queue.js';
+import { allThreadsSql, once, SMALL_INDEX_THREADS } from './threads.js';
 
 /**
  * One in-memory DuckDB instance per process, into which every index this process opens the
@@ -24,6 +25,8 @@ interface Shared {
   readonly instance: DuckDBInstance;
   /** Default database `memory`: never USEs an alias, so it can DETACH any of them. */
   readonly admin: DuckDBConnection;
+  /** Gives the instance every core (threads.ts), once; it never goes back to one. */
+  allThreads?: () => Promise<void>;
 }
 
 let shared: Promise<Shared> | undefined;
@@ -32,7 +35,7 @@ let aliases = 0;
 const catalogChanges = new SerialQueue();
 
 async function createShared(): Promise<Shared> {
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(SMALL_INDEX_THREADS) });
   try {
     return { instance, admin: await DuckDBConnection.create(instance) };
   } catch (error) {
@@ -73,6 +76,8 @@ export interface Attachment {
    * this resolves after the last one, the process holds no lock on the file.
    */
   detach(): Promise<void>;
+  /** Gives the whole instance every core, for an index too large for one thread (threads.ts). */
+  useAllThreads(): Promise<void>;
 }
 
 /** One ATTACH of a file, and how many Attachments use it. */
@@ -171,5 +176,7 @@ export async function attach(path: string, options: string, connections: number)
     await detach().catch(() => undefined);
     throw error;
   }
-  return { alias: attached.alias, connections: opened, detach };
+  const on = attached.on;
+  on.allThreads ??= once(() => on.admin.run(allThreadsSql()));
+  return { alias: attached.alias, connections: opened, detach, useAllThreads: on.allThreads };
 }
