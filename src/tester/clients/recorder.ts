@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbecodeError, errorKindOf, rootMessage } from '../../errors.js';
 import type { Actor, History, NewStep, Outcome, StepEvent } from '../history.js';
 
@@ -73,18 +72,25 @@ export class Recorder {
   }
 
   private async withDeadline<T>(call: StepCall<T>, work: Promise<T>): Promise<T> {
-    const timer = new AbortController();
-    const deadline = sleep(this.deadlineMs, undefined, { signal: timer.signal }).then(() => {
-      throw new EmbecodeError(
-        'hang',
-        `${call.actor}.${call.op} (pid ${call.pid}) did not finish within ${this.deadlineMs} ms`,
+    // A plain timer, cleared when the work settles: aborting a signal-driven sleep instead made an
+    // AbortError (a DOMException with its stack) for every step that finished in time.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new EmbecodeError(
+              'hang',
+              `${call.actor}.${call.op} (pid ${call.pid}) did not finish within ${this.deadlineMs} ms`,
+            ),
+          ),
+        this.deadlineMs,
       );
     });
-    deadline.catch(() => undefined);
     try {
       return await Promise.race([work, deadline]);
     } finally {
-      timer.abort();
+      clearTimeout(timer);
     }
   }
 }
