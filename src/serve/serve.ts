@@ -233,7 +233,7 @@ export class ServeProcess {
       this.lease = elected;
       await this.becomeOwner(elected);
       this.announce(false, undefined);
-      this.startIndexing('start');
+      void this.startIndexing('start'); // never rejects: indexOnce turns failures into events
     } else {
       const ownerPid = elected.ownerPid ?? (await this.lockHolder());
       this.checkStopping();
@@ -633,7 +633,7 @@ export class ServeProcess {
     await link?.close();
     if (this.stopping !== undefined) return;
     this.announce(true, previous);
-    this.startIndexing('takeover');
+    void this.startIndexing('takeover'); // never rejects: indexOnce turns failures into events
   }
 
   /**
